@@ -1,0 +1,466 @@
+"""Raw cell values → typed columns (dates, integer fen, text, names), vectorised, with located problems."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import numpy as np
+import pandas as pd
+
+from pipeline.header import Layout, cell_text, normalise_header
+from pipeline.problems import Problem, column_letter, problem
+from pipeline.read import RawSheet
+from schemas import DTYPES, FILE, ROW, SHEET
+
+NULL_MARKERS = frozenset(
+    {
+        "/",
+        "／",
+        "无",
+        "-",
+        "—",
+        "——",
+        "－",
+        "#N/A",
+        "N/A",
+        "n/a",
+        "NA",
+        "未写明",
+        "空",
+        "null",
+        "NULL",
+        "None",
+    }
+)
+TOTAL_LABEL = re.compile(r"^(合计|总计|小计|本月合计|本期合计|本年累计|累计|本月小计|总合计)")
+INSTRUCTION = re.compile(r"^(填写说明|填表说明|说明[:：]|注[:：]|示例|例[:：]|请按|填写要求)")
+ID_COLUMNS = frozenset(
+    {"contract_no", "delivery_no", "invoice_no", "invoice_code", "voucher_no", "customer_code", "phone"}
+)
+NAME_COLUMNS = frozenset({"customer", "salesperson"})
+EXCEL_EPOCH = {False: np.datetime64("1899-12-30"), True: np.datetime64("1904-01-01")}
+MAX_EXACT_DIGITS = 15
+
+
+@dataclass
+class Body:
+    """The data rows of one sheet: raw values per declared column, index = Excel row number."""
+
+    raw: pd.DataFrame
+    value_col: dict[str, pd.Series] = field(
+        default_factory=dict
+    )  # per-row column index when it varies (wide)
+    totals: list[tuple[int, str, dict[str, object]]] = field(
+        default_factory=list
+    )  # (excel row, label, raw values)
+    skipped: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Normalised:
+    frame: pd.DataFrame  # typed, all rows; index = Excel row
+    error_rows: set[int]
+    problems: list[Problem]
+
+
+# --- body extraction ------------------------------------------------------------------------------
+
+
+def _filled_rows(sheet: RawSheet, first: int) -> list[list[object]]:
+    """Body rows with merged cells filled from their top-left value."""
+    rows = sheet.rows
+    body_merges = [m for m in sheet.merges if m[0] >= first and (m[2] > m[0] or m[3] > m[1])]
+    if not body_merges:
+        return rows
+    rows = [list(r) for r in rows]
+    for r0, c0, r1, c1 in body_merges:
+        if r0 >= len(rows) or c0 >= len(rows[r0]):
+            continue
+        value = rows[r0][c0]
+        for r in range(r0, min(r1 + 1, len(rows))):
+            row = rows[r]
+            row.extend([""] * (c1 + 1 - len(row)))
+            for c in range(c0, c1 + 1):
+                if row[c] == "" or row[c] is None:
+                    row[c] = value
+    return rows
+
+
+def extract_body(sheet: RawSheet, layout: Layout) -> Body:
+    """Data rows of the ledger: blank, repeated-header, instruction and 合计 rows taken out and counted."""
+    first = layout.first_body_row
+    rows = _filled_rows(sheet, first)
+    header_keys = {f.index: normalise_header(f.header)[0] for f in layout.fields}
+    skipped = {"空行": 0, "重复表头": 0, "填写说明": 0, "合计行": 0}
+    kept: list[int] = []
+    totals: list[tuple[int, str, dict[str, object]]] = []
+    for r in range(first, len(rows)):
+        row = rows[r]
+        texts = [cell_text(v) for v in row]
+        if not any(texts):
+            skipped["空行"] += 1
+            continue
+        label = next((t for t in texts[:6] if TOTAL_LABEL.match(re.sub(r"\s+", "", t))), None)
+        if label is not None:
+            skipped["合计行"] += 1
+            totals.append(
+                (r + 1, re.sub(r"\s+", "", label), {f.name: _at(row, f.index) for f in layout.fields})
+            )
+            continue
+        same = sum(1 for i, k in header_keys.items() if i < len(texts) and normalise_header(texts[i])[0] == k)
+        if header_keys and same * 2 >= len(header_keys) and same >= 2:
+            skipped["重复表头"] += 1
+            continue
+        first_text = next((t for t in texts if t), "")
+        if len(kept) == 0 and INSTRUCTION.match(first_text):
+            skipped["填写说明"] += 1
+            continue
+        kept.append(r)
+    if layout.wide_months:
+        return _wide_body(rows, kept, layout, totals, skipped)
+    data = {f.name: [_at(rows[r], f.index) for r in kept] for f in layout.fields}
+    raw = pd.DataFrame(data, index=pd.Index([r + 1 for r in kept], name=ROW), dtype=object)
+    return Body(raw=raw, totals=totals, skipped={k: v for k, v in skipped.items() if v})
+
+
+def _wide_body(
+    rows: list[list[object]], kept: list[int], layout: Layout, totals: list, skipped: dict[str, int]
+) -> Body:
+    """A 业务员 | 1月 … 12月 target sheet unpivoted into one row per salesperson and month."""
+    records: dict[str, list[object]] = {f.name: [] for f in layout.fields}
+    records.update({"month": [], layout.wide_measure: []})
+    records.setdefault("year", [])
+    index, vcol = [], []
+    for r in kept:
+        for month, col in layout.wide_months:
+            for f in layout.fields:
+                records[f.name].append(_at(rows[r], f.index))
+            if layout.field("year") is None:
+                records["year"].append(layout.year)
+            records["month"].append(month)
+            records[layout.wide_measure].append(_at(rows[r], col))
+            index.append(r + 1)
+            vcol.append(col)
+    raw = pd.DataFrame(records, index=pd.Index(index, name=ROW), dtype=object)
+    return Body(
+        raw=raw,
+        value_col={layout.wide_measure: pd.Series(vcol, index=raw.index)},
+        totals=[],
+        skipped={k: v for k, v in skipped.items() if v},
+    )
+
+
+def _at(row: list[object], i: int) -> object:
+    return row[i] if i < len(row) else ""
+
+
+# --- value conversion ----------------------------------------------------------------------------
+
+
+def _is_null(s: pd.Series) -> pd.Series:
+    as_text = s.map(lambda v: v.strip() if isinstance(v, str) else v)
+    return s.isna() | (as_text == "") | as_text.isin(NULL_MARKERS)
+
+
+def _split_types(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(numbers, date/datetime objects, strings) of an object column; other positions are missing."""
+    kind = s.map(type)
+    numbers = s[kind.isin((float, int))].astype("float64")
+    moments = s[kind.isin((date, datetime, pd.Timestamp))]
+    texts = s[kind.isin((str,))].astype("str")
+    return numbers, moments, texts
+
+
+def to_text(s: pd.Series, column: str) -> tuple[pd.Series, pd.Series]:
+    """Text values; integral floats lose their '.0' (phone numbers, numeric IDs). Returns (values, too-long ids)."""
+    numbers, moments, texts = _split_types(s)
+    out = pd.Series(pd.NA, index=s.index, dtype="object")
+    too_long = pd.Series(False, index=s.index)
+    if len(numbers):
+        integral = np.isfinite(numbers) & (numbers == np.floor(numbers))
+        as_int = numbers[integral].astype("int64").astype("str")
+        out.loc[as_int.index] = as_int
+        rest = numbers[~integral]
+        out.loc[rest.index] = rest.map(repr)
+        if column in ID_COLUMNS:
+            too_long.loc[numbers.index] = numbers.abs() >= 10**MAX_EXACT_DIGITS
+    if len(moments):
+        out.loc[moments.index] = pd.to_datetime(moments).dt.strftime("%Y-%m-%d")
+    if len(texts):
+        out.loc[texts.index] = texts.str.strip()
+    result = out.astype("str").where(~_is_null(out) & out.notna())
+    if column in NAME_COLUMNS:
+        result = normalise_names(result)
+    return result.astype("str"), too_long
+
+
+def normalise_names(s: pd.Series) -> pd.Series:
+    """Names compared as the same person/company: full-width → half-width, no spaces."""
+    return s.str.normalize("NFKC").str.replace(r"\s+", "", regex=True)
+
+
+_DATE_YMD = re.compile(
+    r"^(\d{1,4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
+)
+_DATE_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_DATE_MD = re.compile(r"^(\d{1,2})\s*[月/.-]\s*(\d{1,2})\s*日?$")
+
+
+def to_date(s: pd.Series, year: int | None, date1904: bool = False) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Dates from serials, date objects and the text forms of ledgers.md → (values, unparseable, implausible)."""
+    numbers, moments, texts = _split_types(s)
+    y = pd.Series(np.nan, index=s.index)
+    m, d = y.copy(), y.copy()
+    result = pd.Series(pd.NaT, index=s.index, dtype="datetime64[s]")
+    if len(numbers):
+        compact = (numbers >= 19000101) & (numbers <= 21001231)
+        serial = numbers[~compact & (numbers >= 1) & (numbers < 2958466)]
+        days = np.floor(serial.to_numpy()).astype("int64").astype("timedelta64[D]")
+        result.loc[serial.index] = (EXCEL_EPOCH[date1904] + days).astype("datetime64[s]")
+        comp = numbers[compact].astype("int64")
+        y.loc[comp.index], m.loc[comp.index], d.loc[comp.index] = comp // 10000, comp // 100 % 100, comp % 100
+    if len(moments):
+        result.loc[moments.index] = pd.to_datetime(moments).astype("datetime64[s]")
+    if len(texts):
+        t = texts.str.normalize("NFKC").str.strip()
+        for pattern in (_DATE_YMD, _DATE_COMPACT):
+            parts = t.str.extract(pattern).astype("float64")
+            hit = parts[0].notna() & y.loc[t.index].isna()
+            idx = parts.index[hit]
+            y.loc[idx], m.loc[idx], d.loc[idx] = parts.loc[idx, 0], parts.loc[idx, 1], parts.loc[idx, 2]
+        md = t.str.extract(_DATE_MD).astype("float64")
+        hit = md[0].notna() & y.loc[t.index].isna()
+        idx = md.index[hit]
+        if year is not None:
+            y.loc[idx], m.loc[idx], d.loc[idx] = float(year), md.loc[idx, 0], md.loc[idx, 1]
+    has_parts = y.notna()
+    implausible = has_parts & ((y < 2000) | (y > 2099))
+    ok = has_parts & ~implausible
+    built = pd.to_datetime(
+        pd.DataFrame({"year": y[ok], "month": m[ok], "day": d[ok]}), errors="coerce"
+    ).astype("datetime64[s]")
+    result.loc[built.index] = built
+    null = _is_null(s)
+    unparseable = ~null & result.isna() & ~implausible
+    return result, unparseable, implausible
+
+
+_MONEY_CLEAN = re.compile(r"[¥￥$元,，\s]|RMB|rmb|CNY|人民币")
+_MONEY_FORM = re.compile(r"^(-)?(\d*)(?:\.(\d+))?(万)?$")
+
+
+def to_fen(s: pd.Series, scale: int = 0) -> tuple[pd.Series, pd.Series]:
+    """Money → integer fen, ROUND_HALF_UP; `scale` is the header's power of ten (4 for 万元). → (fen, unparseable)."""
+    numbers, moments, texts = _split_types(s)
+    out = pd.Series(pd.NA, index=s.index, dtype="Int64")
+    bad = pd.Series(False, index=s.index)
+    if len(numbers):
+        scaled = numbers.to_numpy() * 10.0 ** (scale + 2)
+        # ROUND_HALF_UP on the decimal the user typed: nudge by a relative epsilon so 1.005 → 101, not 100.
+        fen = np.sign(scaled) * np.floor(np.abs(scaled) * (1 + 1e-12) + 0.5)
+        out.loc[numbers.index] = fen.astype("int64")
+    if len(texts):
+        fen_text, bad_text = _text_to_fen(texts, scale)
+        out.loc[fen_text.index] = fen_text
+        bad.loc[bad_text.index] = bad_text
+    bad.loc[moments.index] = True
+    return out, bad & ~_is_null(s)
+
+
+def _text_to_fen(texts: pd.Series, scale: int) -> tuple[pd.Series, pd.Series]:
+    t = texts.str.normalize("NFKC").str.strip()
+    paren = t.str.match(r"^[(（].*[)）]$")
+    t = t.str.replace(r"^[(（](.*)[)）]$", r"\1", regex=True).str.replace(_MONEY_CLEAN, "", regex=True)
+    t = t.str.replace(r"万元?$", "万", regex=True)
+    parts = t.str.extract(_MONEY_FORM)
+    digits_ok = parts[1].fillna("").str.len().add(parts[2].fillna("").str.len()) > 0
+    valid = parts[1].notna() & digits_ok
+    power = scale + 2 + parts[3].notna().astype(int) * 4
+    frac = parts[2].fillna("")
+    fen = pd.Series(pd.NA, index=t.index, dtype="Int64")
+    for p in sorted(power[valid].unique()):
+        idx = valid & (power == p)
+        # Keep p decimals plus one for the half-up decision, all as an integer: exact, no floats.
+        padded = frac[idx].str.ljust(p + 1, "0").str[: p + 1]
+        whole = (parts.loc[idx, 1].replace("", "0") + padded).astype("int64")
+        fen.loc[idx[idx].index] = ((whole + 5) // 10).astype("Int64")
+    negative = parts[0].notna() | paren
+    fen = fen.where(~negative, -fen)
+    return fen, ~valid
+
+
+def to_int(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    numbers, moments, texts = _split_types(s)
+    values = pd.Series(np.nan, index=s.index)
+    values.loc[numbers.index] = numbers
+    if len(texts):
+        t = texts.str.normalize("NFKC").str.replace(r"[\s,天日个]", "", regex=True)
+        values.loc[t.index] = pd.to_numeric(t.str.extract(r"^(-?\d+(?:\.0+)?)$")[0], errors="coerce")
+    bad = values.isna() | (values != np.floor(values))
+    out = values.where(~bad).astype("Int64")
+    return out, bad & ~_is_null(s)
+
+
+def to_decimal(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    numbers, moments, texts = _split_types(s)
+    values = pd.Series(np.nan, index=s.index)
+    values.loc[numbers.index] = numbers
+    if len(texts):
+        t = texts.str.normalize("NFKC").str.replace(_MONEY_CLEAN, "", regex=True)
+        pct = t.str.endswith("%")
+        num = pd.to_numeric(t.str.rstrip("%"), errors="coerce")
+        values.loc[t.index] = num.where(~pct, num / 100)
+    out = values.astype("Float64")
+    return out, values.isna() & ~_is_null(s)
+
+
+# --- a whole sheet -------------------------------------------------------------------------------
+
+BAD_CODE = {"date": "bad-date", "money": "bad-money", "int": "bad-number", "decimal": "bad-number"}
+
+
+def normalise_body(
+    body: Body, layout: Layout, sheet: RawSheet, file_name: str, date1904: bool = False
+) -> Normalised:
+    """Typed frame of every body row plus the problems found converting values."""
+    kind = layout.kind
+    raw = body.raw
+    frame = pd.DataFrame(index=raw.index)
+    problems: list[Problem] = []
+    error_rows: set[int] = set()
+    letters = {f.name: column_letter(f.index) for f in layout.fields}
+    headers = {f.name: f.header for f in layout.fields}
+
+    def report(mask: pd.Series, name: str, code: str) -> None:
+        for row in mask.index[mask.to_numpy()]:
+            col = body.value_col.get(name)
+            letter = column_letter(int(col.loc[row])) if col is not None else letters.get(name, "")
+            value = (
+                raw.at[row, name]
+                if not isinstance(raw.at[row, name], pd.Series)
+                else raw.loc[row, name].iloc[0]
+            )
+            problems.append(
+                problem(
+                    file_name,
+                    code,
+                    sheet=sheet.name,
+                    row=int(row),
+                    column=letter,
+                    header=headers.get(name, kind.col(name).label),
+                    value=cell_text(value),
+                )
+            )
+            if code != "future-date":
+                error_rows.add(int(row))
+
+    for col in kind.columns:
+        if col.name not in raw.columns:
+            frame[col.name] = pd.Series(pd.NA, index=raw.index, dtype=DTYPES[col.type])
+            continue
+        s = raw[col.name]
+        field_ = layout.field(col.name)
+        if col.type == "text":
+            values, too_long = to_text(s, col.name)
+            report(too_long, col.name, "long-number-id")
+        elif col.type == "date":
+            values, bad, implausible = to_date(s, layout.year, date1904)
+            report(bad, col.name, "bad-date")
+            report(implausible, col.name, "implausible-date")
+        elif col.type == "money":
+            values, bad = to_fen(s, field_.scale if field_ else 0)
+            report(bad, col.name, "bad-money")
+        elif col.type == "int":
+            values, bad = to_int(s)
+            report(bad, col.name, "bad-number")
+        else:
+            values, bad = to_decimal(s)
+            report(bad, col.name, "bad-number")
+        frame[col.name] = values.astype(DTYPES[col.type])
+    _report_flags(sheet, layout, frame.index, file_name, problems, error_rows)
+    frame[FILE] = file_name
+    frame[SHEET] = sheet.name
+    frame[FILE] = frame[FILE].astype("str")
+    frame[SHEET] = frame[SHEET].astype("str")
+    return Normalised(frame=frame, error_rows=error_rows, problems=problems)
+
+
+def _report_flags(
+    sheet: RawSheet,
+    layout: Layout,
+    rows: pd.Index,
+    file_name: str,
+    problems: list[Problem],
+    error_rows: set[int],
+) -> None:
+    """Error cells and formulas without a cached value in mapped columns: errors, never zeros."""
+    if not sheet.flags:
+        return
+    wanted = {f.index: f for f in layout.fields}
+    wanted.update({col: layout.fields[0] for _, col in layout.wide_months})
+    row_set = set(int(r) for r in rows)
+    for (r, c), flag in sorted(sheet.flags.items()):
+        f = wanted.get(c)
+        if f is None or r + 1 not in row_set:
+            continue
+        code = "uncalculated-formula" if flag == "uncalculated" else "error-cell"
+        header = layout.headers[c] if c < len(layout.headers) else f.header
+        problems.append(
+            problem(
+                file_name,
+                code,
+                sheet=sheet.name,
+                row=r + 1,
+                column=column_letter(c),
+                header=header,
+                value="" if flag == "uncalculated" else flag,
+            )
+        )
+        error_rows.add(r + 1)
+
+
+def check_totals(
+    body: Body, frame: pd.DataFrame, layout: Layout, file_name: str, sheet: str
+) -> list[Problem]:
+    """Compare each 合计/小计 row with the rows it covers; a mismatch is a warning."""
+    money = [f for f in layout.fields if layout.kind.col(f.name).type == "money"]
+    problems: list[Problem] = []
+    previous_sub = 0
+    for excel_row, label, values in body.totals:
+        if label.startswith(("累计", "本年累计")):
+            continue
+        rows = frame.index
+        if label.startswith(("小计", "本月", "本期")):
+            covered = rows[(rows > previous_sub) & (rows < excel_row)]
+            previous_sub = excel_row
+        else:
+            covered = rows[rows < excel_row]
+            if len(covered) == 0:
+                covered = rows[rows > excel_row]
+        for f in money:
+            stated, bad = to_fen(pd.Series([values[f.name]], dtype=object), f.scale)
+            if bad.iloc[0] or pd.isna(stated.iloc[0]) or len(covered) == 0:
+                continue
+            actual = int(frame.loc[covered, f.name].fillna(0).sum())
+            if abs(int(stated.iloc[0]) - actual) > 1:
+                problems.append(
+                    problem(
+                        file_name,
+                        "total-row-mismatch",
+                        sheet=sheet,
+                        row=excel_row,
+                        column=column_letter(f.index),
+                        header=f.header,
+                        value=fmt_yuan(int(stated.iloc[0])),
+                        detail=fmt_yuan(actual),
+                    )
+                )
+    return problems
+
+
+def fmt_yuan(fen: int) -> str:
+    sign = "-" if fen < 0 else ""
+    yuan, cents = divmod(abs(int(fen)), 100)
+    return f"{sign}{yuan:,}.{cents:02d}"
