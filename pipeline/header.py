@@ -12,6 +12,8 @@ from pipeline.read import Merge, RawSheet
 from schemas import LEDGER_KINDS, LedgerKind
 
 HEADER_SEARCH_ROWS = 30
+NEAR_MARGIN = 0.3
+GENERIC_WEIGHT = 0.2  # a header known to five kinds or more (日期, 金额) says little on its own
 
 # Traditional → Simplified for the characters that occur in ledger headers (ledgers.md).
 _TRAD = str.maketrans(
@@ -144,12 +146,23 @@ def _match(kind: LedgerKind, cands: list[list[str]], extra: tuple) -> tuple[list
         for text in texts:
             key, scale = normalise_header(text)
             name = index.get(key)
+            if len(texts) == 3 and text == texts[1] and _foreign_parent(kind, key, texts[2]):
+                continue
             if name and name not in taken:
                 taken.add(name)
                 fields.append(Field(name, col, texts[0], scale))
                 score += weights.get(key, 1.0)
                 break
     return fields, score
+
+
+def _foreign_parent(kind: LedgerKind, child_key: str, parent: str) -> bool:
+    """A generic child header (日期, 金额) under another kind's parent (回款情况) is not this kind's column."""
+    if _header_weights().get(child_key, 1.0) > GENERIC_WEIGHT or any(
+        h in parent for h in kind.filename_hints
+    ):
+        return False
+    return any(h in parent for k in LEDGER_KINDS.values() if k is not kind for h in k.filename_hints)
 
 
 def context_year(*texts: str) -> int | None:
@@ -176,11 +189,11 @@ def detect_layout(
 ) -> Layout | Miss | None:
     """The best (kind, header rows, fields) of a sheet; a Miss when close to a kind but incomplete; None if nothing."""
     extra = extra_aliases or {}
-    titles = " ".join(cell_text(v) for row in sheet.rows[:HEADER_SEARCH_ROWS] for v in row[:3])
-    hint_text = f"{file_name} {sheet.name} {titles}"
     best: Layout | None = None
     near: tuple[float, LedgerKind, list[Field], list[list[str]]] | None = None
     for r in range(min(HEADER_SEARCH_ROWS, len(sheet.rows))):
+        titles = " ".join(cell_text(v) for row in sheet.rows[:r] for v in row[:3])
+        hint_text = f"{file_name} {sheet.name} {titles}"
         for height in (1, 2):
             if r + height > len(sheet.rows):
                 continue
@@ -192,12 +205,15 @@ def detect_layout(
                 fields, score = _match(kind, cands, kx)
                 layout = _complete(kind, r, height, fields, cands, score, hint_text, sheet.name, file_name)
                 if layout is None:
+                    score += 0.5 if any(h in hint_text for h in kind.filename_hints) else 0.0
                     if len(fields) >= 2 and (near is None or score > near[0]):
                         near = (score, kind, fields, cands)
                     continue
                 if best is None or _rank(layout) > _rank(best):
                     best = layout
-    if best is not None:
+    # A sheet that is clearly meant as one kind but lacks a column must not pass as a weaker kind
+    # (any sheet with 客户名称 would otherwise be a 客户档案).
+    if best is not None and (near is None or near[0] <= best.score + NEAR_MARGIN):
         return best
     if near is not None:
         return _miss(*near[1:])

@@ -146,13 +146,14 @@ def _take_ledger(
     frame = apply_kind_rules(norm.frame, kind, hint)
     problems += norm.problems
     problems += check_totals(body, frame, layout, file_name, sheet.name)
-    found = validate_sheet(frame, layout, file_name, sheet.name, norm.problems, today)
+    found, invalid = validate_sheet(frame, layout, file_name, sheet.name, norm.problems, today)
     problems += found
-    errors = norm.error_rows | {p.row for p in found if p.severity == "error" and p.row is not None}
-    summary.rows = int(frame.index.nunique())
-    good = frame[~frame.index.isin(list(errors))]
-    summary.rejected = int(frame.index[frame.index.isin(list(errors))].nunique())
+    errors = norm.error_index | invalid
+    bad = frame.index.isin(list(errors))
+    summary.rows = int(frame[ROW].nunique())
+    summary.rejected = int(frame.loc[bad, ROW].nunique())
     summary.used = summary.rows - summary.rejected
+    good = frame[~bad]
     return summary, good, problems
 
 
@@ -160,12 +161,12 @@ def _combine(result: FileResult, per_kind: dict[str, list[pd.DataFrame]], sha: s
     """One frame per kind for the file; duplicate keys with different content reject their rows."""
     for kind_name, frames in per_kind.items():
         kind = LEDGER_KINDS[kind_name]
-        frame = pd.concat(frames).rename_axis(ROW).reset_index()
+        frame = pd.concat(frames, ignore_index=True)
         frame[SHA] = sha
         letters = {(s.name, c): v[0] for s in result.sheets for c, v in s.columns.items()}
         dups = duplicate_keys(frame, kind, result.name, letters)
         if dups:
-            bad = {(p.sheet, p.row) for p in dups}
+            bad = {(p.sheet, p.row) for p in dups if p.severity == "error"}
             keep = [(s, r) not in bad for s, r in zip(frame[SHEET], frame[ROW], strict=True)]
             frame = frame[keep].reset_index(drop=True)
             for s in result.sheets:

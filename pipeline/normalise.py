@@ -46,22 +46,21 @@ MAX_EXACT_DIGITS = 15
 
 @dataclass
 class Body:
-    """The data rows of one sheet: raw values per declared column, index = Excel row number."""
+    """The data rows of one sheet: raw values per declared column (positional index) and their Excel rows."""
 
     raw: pd.DataFrame
-    value_col: dict[str, pd.Series] = field(
-        default_factory=dict
-    )  # per-row column index when it varies (wide)
-    totals: list[tuple[int, str, dict[str, object]]] = field(
-        default_factory=list
-    )  # (excel row, label, raw values)
+    rows: list[int]
+    # per-row column index where it varies (the month columns of a wide target sheet)
+    value_col: dict[str, pd.Series] = field(default_factory=dict)
+    # (Excel row, label, raw values) of each 合计/小计 row
+    totals: list[tuple[int, str, dict[str, object]]] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
 class Normalised:
-    frame: pd.DataFrame  # typed, all rows; index = Excel row
-    error_rows: set[int]
+    frame: pd.DataFrame  # typed, all rows, Excel row in `_row`
+    error_index: set[int]  # index labels of rows that cannot be used
     problems: list[Problem]
 
 
@@ -121,8 +120,10 @@ def extract_body(sheet: RawSheet, layout: Layout) -> Body:
     if layout.wide_months:
         return _wide_body(rows, kept, layout, totals, skipped)
     data = {f.name: [_at(rows[r], f.index) for r in kept] for f in layout.fields}
-    raw = pd.DataFrame(data, index=pd.Index([r + 1 for r in kept], name=ROW), dtype=object)
-    return Body(raw=raw, totals=totals, skipped={k: v for k, v in skipped.items() if v})
+    raw = pd.DataFrame(data, index=pd.RangeIndex(len(kept)), dtype=object)
+    return Body(
+        raw=raw, rows=[r + 1 for r in kept], totals=totals, skipped={k: v for k, v in skipped.items() if v}
+    )
 
 
 def _wide_body(
@@ -135,6 +136,8 @@ def _wide_body(
     index, vcol = [], []
     for r in kept:
         for month, col in layout.wide_months:
+            if cell_text(_at(rows[r], col)) == "":
+                continue  # a blank month is no target, not a zero one
             for f in layout.fields:
                 records[f.name].append(_at(rows[r], f.index))
             if layout.field("year") is None:
@@ -143,9 +146,10 @@ def _wide_body(
             records[layout.wide_measure].append(_at(rows[r], col))
             index.append(r + 1)
             vcol.append(col)
-    raw = pd.DataFrame(records, index=pd.Index(index, name=ROW), dtype=object)
+    raw = pd.DataFrame(records, index=pd.RangeIndex(len(index)), dtype=object)
     return Body(
         raw=raw,
+        rows=index,
         value_col={layout.wide_measure: pd.Series(vcol, index=raw.index)},
         totals=[],
         skipped={k: v for k, v in skipped.items() if v},
@@ -222,7 +226,7 @@ def to_date(s: pd.Series, year: int | None, date1904: bool = False) -> tuple[pd.
         comp = numbers[compact].astype("int64")
         y.loc[comp.index], m.loc[comp.index], d.loc[comp.index] = comp // 10000, comp // 100 % 100, comp % 100
     if len(moments):
-        result.loc[moments.index] = pd.to_datetime(moments).astype("datetime64[s]")
+        result.loc[moments.index] = pd.to_datetime(moments).dt.normalize().astype("datetime64[s]")
     if len(texts):
         t = texts.str.normalize("NFKC").str.strip()
         for pattern in (_DATE_YMD, _DATE_COMPACT):
@@ -318,8 +322,6 @@ def to_decimal(s: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 # --- a whole sheet -------------------------------------------------------------------------------
 
-BAD_CODE = {"date": "bad-date", "money": "bad-money", "int": "bad-number", "decimal": "bad-number"}
-
 
 def normalise_body(
     body: Body, layout: Layout, sheet: RawSheet, file_name: str, date1904: bool = False
@@ -328,97 +330,107 @@ def normalise_body(
     kind = layout.kind
     raw = body.raw
     frame = pd.DataFrame(index=raw.index)
-    problems: list[Problem] = []
-    error_rows: set[int] = set()
-    letters = {f.name: column_letter(f.index) for f in layout.fields}
-    headers = {f.name: f.header for f in layout.fields}
-
-    def report(mask: pd.Series, name: str, code: str) -> None:
-        for row in mask.index[mask.to_numpy()]:
-            col = body.value_col.get(name)
-            letter = column_letter(int(col.loc[row])) if col is not None else letters.get(name, "")
-            value = (
-                raw.at[row, name]
-                if not isinstance(raw.at[row, name], pd.Series)
-                else raw.loc[row, name].iloc[0]
-            )
-            problems.append(
-                problem(
-                    file_name,
-                    code,
-                    sheet=sheet.name,
-                    row=int(row),
-                    column=letter,
-                    header=headers.get(name, kind.col(name).label),
-                    value=cell_text(value),
-                )
-            )
-            if code != "future-date":
-                error_rows.add(int(row))
-
+    found = _Found(body, layout, sheet.name, file_name)
     for col in kind.columns:
         if col.name not in raw.columns:
             frame[col.name] = pd.Series(pd.NA, index=raw.index, dtype=DTYPES[col.type])
             continue
-        s = raw[col.name]
-        field_ = layout.field(col.name)
-        if col.type == "text":
-            values, too_long = to_text(s, col.name)
-            report(too_long, col.name, "long-number-id")
-        elif col.type == "date":
-            values, bad, implausible = to_date(s, layout.year, date1904)
-            report(bad, col.name, "bad-date")
-            report(implausible, col.name, "implausible-date")
-        elif col.type == "money":
-            values, bad = to_fen(s, field_.scale if field_ else 0)
-            report(bad, col.name, "bad-money")
-        elif col.type == "int":
-            values, bad = to_int(s)
-            report(bad, col.name, "bad-number")
-        else:
-            values, bad = to_decimal(s)
-            report(bad, col.name, "bad-number")
+        values = _convert_column(raw[col.name], col.type, col.name, layout, date1904, found)
         frame[col.name] = values.astype(DTYPES[col.type])
-    _report_flags(sheet, layout, frame.index, file_name, problems, error_rows)
-    frame[FILE] = file_name
-    frame[SHEET] = sheet.name
-    frame[FILE] = frame[FILE].astype("str")
-    frame[SHEET] = frame[SHEET].astype("str")
-    return Normalised(frame=frame, error_rows=error_rows, problems=problems)
+    found.flags(sheet)
+    frame[ROW] = pd.Series(body.rows, index=raw.index, dtype="int64")
+    frame[FILE] = pd.Series(file_name, index=raw.index, dtype="str")
+    frame[SHEET] = pd.Series(sheet.name, index=raw.index, dtype="str")
+    return Normalised(frame=frame, error_index=found.error_index, problems=found.problems)
 
 
-def _report_flags(
-    sheet: RawSheet,
-    layout: Layout,
-    rows: pd.Index,
-    file_name: str,
-    problems: list[Problem],
-    error_rows: set[int],
-) -> None:
-    """Error cells and formulas without a cached value in mapped columns: errors, never zeros."""
-    if not sheet.flags:
-        return
-    wanted = {f.index: f for f in layout.fields}
-    wanted.update({col: layout.fields[0] for _, col in layout.wide_months})
-    row_set = set(int(r) for r in rows)
-    for (r, c), flag in sorted(sheet.flags.items()):
-        f = wanted.get(c)
-        if f is None or r + 1 not in row_set:
-            continue
-        code = "uncalculated-formula" if flag == "uncalculated" else "error-cell"
-        header = layout.headers[c] if c < len(layout.headers) else f.header
-        problems.append(
-            problem(
-                file_name,
-                code,
-                sheet=sheet.name,
-                row=r + 1,
-                column=column_letter(c),
-                header=header,
-                value="" if flag == "uncalculated" else flag,
+def _convert_column(
+    s: pd.Series, type_: str, name: str, layout: Layout, date1904: bool, found: _Found
+) -> pd.Series:
+    if type_ == "text":
+        values, too_long = to_text(s, name)
+        found.report(too_long, name, "long-number-id")
+        return values
+    if type_ == "date":
+        dates, bad, implausible = to_date(s, layout.year, date1904)
+        found.report(bad, name, "bad-date")
+        found.report(implausible, name, "implausible-date")
+        return dates
+    if type_ == "money":
+        field_ = layout.field(name)
+        fen, bad = to_fen(s, field_.scale if field_ else 0)
+        found.report(bad, name, "bad-money")
+        return fen
+    numbers, bad = to_int(s) if type_ == "int" else to_decimal(s)
+    found.report(bad, name, "bad-number")
+    return numbers
+
+
+class _Found:
+    """Collects conversion problems of one sheet, located by Excel row and column letter."""
+
+    def __init__(self, body: Body, layout: Layout, sheet: str, file_name: str) -> None:
+        self.body, self.layout, self.sheet, self.file = body, layout, sheet, file_name
+        self.problems: list[Problem] = []
+        self.error_index: set[int] = set()
+        self.letters = {f.name: column_letter(f.index) for f in layout.fields}
+        self.headers = {f.name: f.header for f in layout.fields}
+
+    def report(self, mask: pd.Series, name: str, code: str) -> None:
+        varying = self.body.value_col.get(name)
+        for i in mask.index[mask.to_numpy()]:
+            letter = column_letter(int(varying.loc[i])) if varying is not None else self.letters.get(name, "")
+            self.problems.append(
+                problem(
+                    self.file,
+                    code,
+                    sheet=self.sheet,
+                    row=self.body.rows[i],
+                    column=letter,
+                    header=self.headers.get(name, self.layout.kind.col(name).label),
+                    value=cell_text(self.body.raw.at[i, name]),
+                )
             )
-        )
-        error_rows.add(r + 1)
+            self.error_index.add(int(i))
+
+    def flags(self, sheet: RawSheet) -> None:
+        """Error cells and formulas without a cached value in mapped cells: errors, never zeros."""
+        if not sheet.flags:
+            return
+        wanted = {f.index: f.header for f in self.layout.fields}
+        wide = {col: self.layout.wide_measure for _, col in self.layout.wide_months}
+        positions = _positions(self.body)
+        for (r, c), flag in sorted(sheet.flags.items()):
+            if c not in wanted and c not in wide:
+                continue
+            targets = positions.get(r + 1, [])
+            if c in wide and self.body.value_col:
+                vcol = self.body.value_col[self.layout.wide_measure]
+                targets = [i for i in targets if int(vcol.loc[i]) == c]
+            if not targets:
+                continue
+            header = self.layout.headers[c] if c < len(self.layout.headers) else wanted.get(c, "")
+            code = "uncalculated-formula" if flag == "uncalculated" else "error-cell"
+            value = "" if flag == "uncalculated" else flag
+            self.problems.append(
+                problem(
+                    self.file,
+                    code,
+                    sheet=self.sheet,
+                    row=r + 1,
+                    column=column_letter(c),
+                    header=header,
+                    value=value,
+                )
+            )
+            self.error_index.update(targets)
+
+
+def _positions(body: Body) -> dict[int, list[int]]:
+    out: dict[int, list[int]] = {}
+    for i, row in enumerate(body.rows):
+        out.setdefault(row, []).append(i)
+    return out
 
 
 def check_totals(
@@ -428,20 +440,22 @@ def check_totals(
     money = [f for f in layout.fields if layout.kind.col(f.name).type == "money"]
     problems: list[Problem] = []
     previous_sub = 0
+    rows = frame[ROW]
     for excel_row, label, values in body.totals:
         if label.startswith(("累计", "本年累计")):
             continue
-        rows = frame.index
         if label.startswith(("小计", "本月", "本期")):
-            covered = rows[(rows > previous_sub) & (rows < excel_row)]
+            covered = (rows > previous_sub) & (rows < excel_row)
             previous_sub = excel_row
         else:
-            covered = rows[rows < excel_row]
-            if len(covered) == 0:
-                covered = rows[rows > excel_row]
+            covered = rows < excel_row
+            if not covered.any():
+                covered = rows > excel_row
+        if not covered.any():
+            continue
         for f in money:
             stated, bad = to_fen(pd.Series([values[f.name]], dtype=object), f.scale)
-            if bad.iloc[0] or pd.isna(stated.iloc[0]) or len(covered) == 0:
+            if bad.iloc[0] or pd.isna(stated.iloc[0]):
                 continue
             actual = int(frame.loc[covered, f.name].fillna(0).sum())
             if abs(int(stated.iloc[0]) - actual) > 1:

@@ -34,7 +34,8 @@ MESSAGES: dict[str, str] = {
     "negative-value": "「{header}」不能为负数：{value}",
     "bad-month": "月份应为 1–12：{value}",
     "zero-amount": "金额为 0",
-    "duplicate-key": "同一文件中「{detail}」重复且内容不同",
+    "duplicate-key": "同一文件中「{detail}」重复且内容不同，请删除错误的一行",
+    "duplicate-row": "与同一文件中另一行「{detail}」完全相同，只计一次",
     "long-number-id": "编号超过 15 位数字，Excel 已丢失末尾数字：{value}，请把该列设为文本后重新输入",
     # warnings
     "total-row-mismatch": "合计行与上方明细之和不符：合计 {value}，明细合计 {detail}",
@@ -61,6 +62,7 @@ SEVERITY: dict[str, Severity] = {
         "unassigned-salesperson",
         "amount-outlier",
         "conflicting-header",
+        "duplicate-row",
         "skipped-row",
         "duplicate-file",
         "unknown-sheet",

@@ -93,10 +93,12 @@ def read_book(path: Path) -> tuple[RawBook | None, list[Problem]]:
             return _read_calamine(path, data, "xls", []), []
         if fmt == "html":
             return RawBook(path, "html", _read_html(decode_text(data))), []
+        if b"\x00" in data[:4096]:
+            return None, [problem(name, "cannot-open", detail="不是表格文件（内容是二进制数据）")]
         return RawBook(path, "csv", [_read_csv(decode_text(data), path.stem)]), []
     except pc.PasswordError:
         return None, [problem(name, "encrypted")]
-    except (pc.CalamineError, zipfile.BadZipFile, ValueError, KeyError, OSError) as exc:
+    except (pc.CalamineError, zipfile.BadZipFile, csv.Error, ValueError, KeyError, OSError) as exc:
         return None, [problem(name, "cannot-open", detail=_reason(exc, fmt))]
 
 
@@ -145,7 +147,7 @@ def _read_calamine(path: Path, data: bytes, fmt: str, zip_names: list[str]) -> R
         sheet = wb.get_sheet_by_name(meta.name)
         rows = [list(r) for r in sheet.to_python(skip_empty_area=False)]
         merges = [(a[0], a[1], b[0], b[1]) for a, b in (sheet.merged_cell_ranges or [])]
-        hidden = "Visible" not in str(meta.visible)
+        hidden = meta.visible != pc.SheetVisibleEnum.Visible
         sheets.append(RawSheet(meta.name, rows, merges, hidden))
     book = RawBook(path, fmt, sheets, has_macros=any("vbaProject" in n for n in zip_names))
     if fmt == "xlsx":

@@ -10,7 +10,7 @@ import pandera.errors as pae
 from pipeline.header import Layout
 from pipeline.normalise import fmt_yuan
 from pipeline.problems import Problem, column_letter, problem
-from schemas import LedgerKind
+from schemas import ROW, SHEET, LedgerKind
 
 # pandera's built-in check names → our stable codes
 _PANDERA_CODES = {"not_nullable": "missing-value", "column_in_dataframe": "missing-value"}
@@ -20,91 +20,79 @@ FINANCE_MARKS = ("财务", "银行")
 
 def validate_sheet(
     frame: pd.DataFrame, layout: Layout, file_name: str, sheet: str, known: list[Problem], today: date
-) -> list[Problem]:
-    """Problems pandera and the kind's row rules find, excluding cells already reported."""
+) -> tuple[list[Problem], set[int]]:
+    """Problems pandera and the kind's row rules find (cells already reported skipped), and the error rows."""
     kind = layout.kind
     seen = {(p.row, p.column) for p in known}
-    letters = {f.name: column_letter(f.index) for f in layout.fields}
-    headers = {f.name: f.header for f in layout.fields}
+    where = _Where(frame, layout, file_name, sheet)
     out: list[Problem] = []
+    errors: set[int] = set()
     try:
         kind.schema().validate(frame, lazy=True)
     except pae.SchemaErrors as exc:
-        cases = exc.failure_cases
-        for case in cases.itertuples(index=False):
-            row, column, check = case.index, case.column, str(case.check)
-            if row is None or pd.isna(row) or column not in kind.labels():
+        for case in exc.failure_cases.itertuples(index=False):
+            index, column = case.index, case.column
+            if index is None or pd.isna(index) or column not in kind.labels():
                 continue
-            code = _PANDERA_CODES.get(check.split("(")[0], check)
-            letter = letters.get(column, "")
-            if (int(row), letter) in seen:
-                continue
-            seen.add((int(row), letter))
-            value = "" if pd.isna(case.failure_case) else case.failure_case
-            if kind.col(column).type == "money" and value != "":
-                value = fmt_yuan(int(value))
-            out.append(
-                problem(
-                    file_name,
-                    code,
-                    sheet=sheet,
-                    row=int(row),
-                    column=letter,
-                    header=headers.get(column, kind.col(column).label),
-                    value=value,
-                )
-            )
-    out += _future_dates(frame, kind, file_name, sheet, letters, headers, today)
-    out += _amount_mismatch(frame, kind, file_name, sheet, letters)
-    return out
+            code = _PANDERA_CODES.get(str(case.check).split("(")[0], str(case.check))
+            p = where.problem(int(index), column, code, case.failure_case)
+            errors.add(int(index))
+            if (p.row, p.column) not in seen:
+                seen.add((p.row, p.column))
+                out.append(p)
+    out += _future_dates(frame, kind, where, today)
+    out += _amount_mismatch(frame, kind, where)
+    return out, errors
 
 
-def _future_dates(
-    frame: pd.DataFrame,
-    kind: LedgerKind,
-    file_name: str,
-    sheet: str,
-    letters: dict,
-    headers: dict,
-    today: date,
-) -> list[Problem]:
+class _Where:
+    """Locates a frame cell as the user sees it: Excel row, column letter, header as written."""
+
+    def __init__(self, frame: pd.DataFrame, layout: Layout, file_name: str, sheet: str) -> None:
+        self.frame, self.kind, self.file, self.sheet = frame, layout.kind, file_name, sheet
+        self.letters = {f.name: column_letter(f.index) for f in layout.fields}
+        self.headers = {f.name: f.header for f in layout.fields}
+
+    def problem(self, index: int, column: str, code: str, value: object, detail: str = "") -> Problem:
+        text = "" if value is None or (not isinstance(value, str) and pd.isna(value)) else value
+        if self.kind.col(column).type == "money" and text != "":
+            text = fmt_yuan(int(text))  # type: ignore[arg-type]
+        return problem(
+            self.file,
+            code,
+            sheet=self.sheet,
+            row=int(self.frame.at[index, ROW]),
+            column=self.letters.get(column, ""),
+            header=self.headers.get(column, self.kind.col(column).label),
+            value=text,
+            detail=detail,
+        )
+
+
+def _future_dates(frame: pd.DataFrame, kind: LedgerKind, where: _Where, today: date) -> list[Problem]:
     if "date" not in frame.columns or kind.name == "targets":
         return []
-    future = frame["date"] > pd.Timestamp(today)
+    future = (frame["date"] > pd.Timestamp(today)).fillna(False)
     return [
-        problem(
-            file_name,
-            "future-date",
-            sheet=sheet,
-            row=int(r),
-            column=letters.get("date", ""),
-            header=headers.get("date", kind.col("date").label),
-            value=frame.at[r, "date"].date().isoformat(),
-        )
-        for r in frame.index[future.fillna(False).to_numpy()]
+        where.problem(i, "date", "future-date", frame.at[i, "date"].date().isoformat())
+        for i in frame.index[future.to_numpy()]
     ]
 
 
-def _amount_mismatch(
-    frame: pd.DataFrame, kind: LedgerKind, file_name: str, sheet: str, letters: dict
-) -> list[Problem]:
-    if not {"quantity", "unit_price", "amount"} <= set(frame.columns) or not kind.has("quantity"):
+def _amount_mismatch(frame: pd.DataFrame, kind: LedgerKind, where: _Where) -> list[Problem]:
+    if not kind.has("quantity") or not kind.has("unit_price"):
         return []
     expected = (frame["quantity"] * frame["unit_price"] * 100).round()
-    diff = (expected - frame["amount"].astype("Float64")).abs()
-    bad = (diff > 100).fillna(False)
+    bad = ((expected - frame["amount"].astype("Float64")).abs() > 100).fillna(False)
     return [
-        problem(
-            file_name,
+        where.problem(
+            i,
+            "amount",
             "amount-mismatch",
-            sheet=sheet,
-            row=int(r),
-            column=letters.get("amount", ""),
-            header=kind.col("amount").label,
-            value=fmt_yuan(int(frame.at[r, "amount"])),
-            detail=f"{frame.at[r, 'quantity']:g} × {frame.at[r, 'unit_price']:g} = {fmt_yuan(int(expected[r]))}",
+            frame.at[i, "amount"],
+            detail=f"{frame.at[i, 'quantity']:g} × {frame.at[i, 'unit_price']:g} = {fmt_yuan(int(expected[i]))}",
         )
-        for r in frame.index[bad.to_numpy()]
+        for i in frame.index[bad.to_numpy()]
     ]
 
 
@@ -134,32 +122,34 @@ def apply_kind_rules(frame: pd.DataFrame, kind: LedgerKind, hint_text: str) -> p
 def duplicate_keys(
     frame: pd.DataFrame, kind: LedgerKind, file_name: str, letters: dict[tuple[str, str], str]
 ) -> list[Problem]:
-    """Rows of one file that carry the same natural key with different content (errors)."""
+    """Rows of one file carrying the same natural key: conflicting content is an error, a copy a warning."""
     if kind.occurrence_key or kind.line_column is not None:
         return []
     key = [k for k in kind.key if k in frame.columns]
-    keyed = frame.dropna(subset=key[:1])
-    if keyed.empty:
+    dup = frame[frame[key[0]].notna() & frame.duplicated(subset=key, keep=False)]
+    if dup.empty:
         return []
-    content = [c.name for c in kind.columns if c.name in frame.columns]
-    dup = keyed[keyed.duplicated(subset=key, keep=False)]
-    conflicting = (
-        dup.groupby(key, dropna=False)[content].transform(lambda s: s.nunique(dropna=False) > 1).any(axis=1)
-    )
+    content = [c.name for c in kind.columns if c.name not in key]
+    variants = dup.drop_duplicates(subset=key + content).groupby(key, dropna=False).size()
+    conflicting = variants[variants > 1].rename("n").reset_index()
+    marked = dup.reset_index().merge(conflicting, on=key, how="left").set_index("index")
+    copies = dup.duplicated(subset=key + content, keep="first")
     out = []
-    for idx in conflicting.index[conflicting.to_numpy()]:
-        row = dup.loc[idx]
-        sheet = str(row["_sheet"])
-        detail = "/".join(str(row[k]) for k in key if not pd.isna(row[k]))
+    for i in dup.index:
+        is_conflict = pd.notna(marked.at[i, "n"])
+        if not is_conflict and not copies[i]:
+            continue
+        sheet, row = str(dup.at[i, SHEET]), int(dup.at[i, ROW])
+        detail = "/".join(str(dup.at[i, k]) for k in key if not pd.isna(dup.at[i, k]))
         out.append(
             problem(
                 file_name,
-                "duplicate-key",
+                "duplicate-key" if is_conflict else "duplicate-row",
                 sheet=sheet,
-                row=int(row["_row"]),
+                row=row,
                 column=letters.get((sheet, key[0]), ""),
                 header=kind.col(key[0]).label,
-                value=str(row[key[0]]),
+                value=str(dup.at[i, key[0]]),
                 detail=detail,
             )
         )
