@@ -53,7 +53,9 @@ def write_annotated(source: Path, display_name: str, problems: list[Problem], ou
 
 def _load_own_layout(source: Path) -> openpyxl.Workbook | None:
     """The clerk's .xlsx/.xlsm itself, so every format, merge and width stays as they left it."""
-    if not source.read_bytes()[:2] == b"PK":
+    with source.open("rb") as fh:
+        is_zip = fh.read(2) == b"PK"
+    if not is_zip:
         return None
     try:
         keep_vba = source.suffix.lower() == ".xlsm"
