@@ -5,15 +5,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline import __version__
 from pipeline.config import ConfigError, Settings, load_settings
 from pipeline.ingest import FileResult, ingest_file
 from pipeline.names import merge_customer_names
 from pipeline.problems import Problem, sort_key
+
+if TYPE_CHECKING:
+    from pipeline.run import RunOutcome
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_CANNOT_RUN = 0, 1, 2, 3
 
@@ -176,7 +181,173 @@ def cmd_init(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"check": cmd_check, "init": cmd_init}
+def _parse_as_of(text: str | None) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"截止日期「{text}」格式不对，应为 YYYY-MM-DD，例如 2025-10-31") from None
+
+
+def _check_period(text: str | None) -> str | None:
+    if text is None:
+        return None
+    import re
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
+        raise UsageError(f"月份「{text}」格式不对，应为 YYYY-MM，例如 2025-10")
+    return text
+
+
+class UsageError(Exception):
+    pass
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pipeline.lock import Locked
+    from pipeline.run import run
+    from pipeline.store import StoreError
+
+    workspace = args.workspace
+    if not (workspace / "inbox").is_dir():
+        print(
+            f"{workspace.resolve()} 不是 taizhang 工作目录（没有 inbox/ 文件夹）；请先运行：taizhang init",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    try:
+        period, as_of = _check_period(args.period), _parse_as_of(args.as_of)
+    except UsageError as exc:
+        print(f"参数错误：{exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        with _progress() as progress:
+            outcome = run(workspace, period, as_of, progress=progress)
+    except Locked as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    except (OSError, StoreError) as exc:
+        print(
+            f"无法完成运行：{_os_reason(exc)}。inbox/ 中的文件保持原样，下次运行会重新处理。", file=sys.stderr
+        )
+        return EXIT_CANNOT_RUN
+    print_run(outcome)
+    return outcome.exit_code
+
+
+def _os_reason(exc: Exception) -> str:
+    import errno
+
+    if isinstance(exc, OSError):
+        where = f"（{exc.filename}）" if exc.filename else ""
+        if exc.errno == errno.ENOSPC:
+            return f"磁盘空间已满{where}"
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return f"没有写入权限{where}"
+        return f"{exc.strerror or exc}{where}"
+    return str(exc)
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[str, int, int], None] | None]:
+    """A progress bar on a terminal; silent when output goes to a file or CI."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task("读取文件", total=None)
+
+        def step(name: str, n: int, total: int) -> None:
+            bar.update(task, total=total, completed=n - 1, description=f"读取 {name}")
+
+        yield step
+
+
+def print_run(outcome: RunOutcome) -> None:
+    taken = [i for i in outcome.intakes if i.status == "accepted"]
+    print(f"统计月份 {outcome.period.label}，截止日期 {outcome.period.as_of.isoformat()}")
+    print(
+        f"读入 {len(taken)} 个文件；隔离 {sum(1 for i in outcome.intakes if i.status == 'quarantined')} 个；"
+        f"重复跳过 {sum(1 for i in outcome.intakes if i.status == 'duplicate')} 个"
+    )
+    for i in outcome.intakes:
+        errors = sum(1 for p in i.problems if p.severity == "error")
+        warnings = len(i.problems) - errors
+        state = {"accepted": "已读入", "quarantined": "已隔离（无法读取）", "duplicate": "重复文件，已跳过"}[
+            i.status
+        ]
+        extra = f"：错误 {errors}，警告 {warnings}" if i.problems and i.status != "duplicate" else ""
+        if i.status == "duplicate":
+            extra = f"（与已读入的「{i.earlier}」相同）"
+        print(f"  {i.name}：{state}{extra}")
+    for path, reason in outcome.skipped:
+        print(f"  {path.name}：跳过（{reason}）")
+    for path in outcome.settling:
+        print(f"  {path.name}：文件仍在写入，留待下次运行")
+    print(f"报表已写到：{outcome.outdir}")
+    if any(i.problems for i in outcome.intakes) or outcome.problems:
+        print(f"请查看 问题清单_{outcome.period.label}.xlsx 修正问题后，把文件重新放进 inbox/。")
+
+
+def cmd_files(args: argparse.Namespace) -> int:
+    from pipeline.store import Store
+
+    with Store.open(args.workspace) as store:
+        files = store.files()
+    if files.empty:
+        print("还没有读入任何文件。")
+        return EXIT_OK
+    status = {"accepted": "已读入", "quarantined": "已隔离", "forgotten": "已撤回"}
+    for row in files.itertuples(index=False):
+        print(
+            f"{row.name}  [{status.get(row.status, row.status)}]  {row.kinds or ''}  "
+            f"读入于 {row.taken_at}  sha256 {row.sha256[:12]}"
+        )
+    return EXIT_OK
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    from pipeline.store import Store, StoreError
+
+    try:
+        with Store.open(args.workspace) as store:
+            result = store.forget(args.file)
+    except StoreError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_USAGE
+    print(
+        f"已撤回「{result.file.name}」：恢复 {result.restored} 条旧记录，删除 {result.removed} 条，"
+        f"变更记录 {result.changes} 条。下次运行 taizhang run 时报表会更新。"
+    )
+    return EXIT_OK
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from pipeline.watch import watch
+
+    return watch(
+        args.workspace, lambda: cmd_run(argparse.Namespace(workspace=args.workspace, period=None, as_of=None))
+    )
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from pipeline.demo import run_demo
+
+    return run_demo(args.dir)
+
+
+COMMANDS = {
+    "check": cmd_check,
+    "init": cmd_init,
+    "run": cmd_run,
+    "files": cmd_files,
+    "forget": cmd_forget,
+    "watch": cmd_watch,
+    "demo": cmd_demo,
+}
 
 
 if __name__ == "__main__":

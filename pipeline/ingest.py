@@ -75,10 +75,16 @@ def file_digest(path: Path) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
-def ingest_file(path: Path, settings: Settings, today: date, name: str | None = None) -> FileResult:
+def ingest_file(
+    path: Path,
+    settings: Settings,
+    today: date,
+    name: str | None = None,
+    digest: tuple[str, int] | None = None,
+) -> FileResult:
     """Read, normalise and validate every sheet of one file; never raises for bad input."""
     display = name or path.name
-    sha, size = file_digest(path)
+    sha, size = digest or file_digest(path)
     result = FileResult(path=path, name=display, sha256=sha, size=size)
     book, problems = read_book(path)
     result.problems += [_rename(p, display) for p in problems]

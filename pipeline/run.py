@@ -1,0 +1,413 @@
+"""The one place that calls the stages in order: inbox → ingest → store → reconcile → reports → archive."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline import __version__
+from pipeline.aging import AgingTables, age_receivables
+from pipeline.config import Settings, load_settings
+from pipeline.inbox import Seen, move_unique, scan_inbox, settled
+from pipeline.ingest import FileResult, file_digest, ingest_file
+from pipeline.lock import WorkspaceLock
+from pipeline.model import Ledgers, Period, Reconciled
+from pipeline.names import merge_customer_names
+from pipeline.normalise import fmt_yuan
+from pipeline.problems import Problem, problem, sort_key
+from pipeline.reconcile import reconcile
+from pipeline.scoring import Assessment, assess
+from pipeline.stats import MonthlyStats, compute_stats
+from pipeline.store import FileRecord, SheetRecord, Store, store_path
+
+RUN_JSON = "run.json"
+
+
+class CannotRun(Exception):
+    """The run could not start or finish writing (exit 3); message in zh-CN."""
+
+
+def default_period(today: date) -> str:
+    """The last complete month."""
+    first = date(today.year, today.month, 1)
+    last_month = (pd.Timestamp(first) - pd.Timedelta(days=1)).date()
+    return f"{last_month.year:04d}-{last_month.month:02d}"
+
+
+# --- taking files in ------------------------------------------------------------------------------
+
+
+@dataclass
+class Intake:
+    """What happened to one inbox file."""
+
+    path: Path
+    name: str
+    status: str  # accepted | quarantined | duplicate
+    result: FileResult | None = None
+    record: FileRecord | None = None
+    problems: list[Problem] = field(default_factory=list)
+    earlier: str = ""  # for a duplicate: the name it was taken in under
+
+
+def take_in(store: Store, seen: Seen, inbox: Path, settings: Settings, today: date) -> Intake:
+    """Parse one file (unless its bytes are already in the store) and store it in one transaction."""
+    name = str(seen.path.relative_to(inbox))
+    digest = file_digest(seen.path)
+    earlier = store.has_file(digest[0])
+    if earlier is not None and earlier.status == "accepted":
+        # Same bytes as a file already taken in: recognised before parsing, not read again.
+        note = problem(name, "duplicate-file", detail=earlier.name)
+        return Intake(seen.path, name, "duplicate", problems=[note], earlier=earlier.name)
+    result = ingest_file(seen.path, settings, today, name=name, digest=digest)
+    return _store_result(store, seen, result)
+
+
+def _store_result(store: Store, seen: Seen, result: FileResult) -> Intake:
+    record = FileRecord(
+        sha256=result.sha256,
+        name=result.name,
+        size=result.size,
+        dropped_at=datetime.fromtimestamp(seen.mtime).replace(microsecond=0),
+        status="accepted" if result.accepted else "quarantined",
+        sheets=tuple(SheetRecord(s.name, s.kind or None, s.rows, s.used, s.rejected) for s in result.sheets),
+        errors=result.errors,
+        warnings=result.warnings,
+    )
+    if result.accepted:
+        outcome = store.ingest(record, result.frames)
+        record = outcome.file
+    else:
+        record = store.record_file(record)
+    return Intake(seen.path, result.name, record.status, result, record, list(result.problems))
+
+
+# --- the report stage -----------------------------------------------------------------------------
+
+
+@dataclass
+class ReportContext:
+    """Everything report writers read; derived tables are computed once, on first use."""
+
+    settings: Settings
+    period: Period
+    ledgers: Ledgers
+    reconciled: Reconciled
+    changes: pd.DataFrame
+    catalogue: pd.DataFrame
+    intakes: list[Intake]
+    problems: list[Problem]
+    generated_at: datetime
+
+    @cached_property
+    def aging(self) -> AgingTables:
+        return age_receivables(self.reconciled, self.settings, self.period.as_of)
+
+    @cached_property
+    def stats(self) -> MonthlyStats:
+        stats, problems = compute_stats(self.reconciled, self.ledgers, self.settings)
+        self.problems += problems
+        return stats
+
+    @cached_property
+    def assessment(self) -> Assessment:
+        result, problems = assess(self.stats, self.reconciled, self.ledgers, self.settings)
+        self.problems += problems
+        return result
+
+    @cached_property
+    def inputs(self) -> pd.DataFrame:
+        """文件名, 类型, 已用行数, 拒绝行数, sha256 of every file the store holds (for the 说明 sheets)."""
+        cat = (
+            self.catalogue[self.catalogue["status"] == "accepted"]
+            if not self.catalogue.empty
+            else self.catalogue
+        )
+        return pd.DataFrame(
+            {
+                "文件名": cat.get("name", pd.Series(dtype="str")),
+                "类型": cat.get("kinds", pd.Series(dtype="str")),
+                "已用行数": cat.get("rows_used", pd.Series(dtype="Int64")),
+                "拒绝行数": cat.get("rows_rejected", pd.Series(dtype="Int64")),
+                "sha256": cat.get("sha256", pd.Series(dtype="str")).str[:12],
+            }
+        ).reset_index(drop=True)
+
+
+Writer = Callable[[ReportContext, Path], list[Path]]
+
+
+def _write_reconciliation(ctx: ReportContext, outdir: Path) -> list[Path]:
+    from pipeline.reports.reconciliation import write_reconciliation
+
+    return write_reconciliation(
+        ctx.reconciled,
+        ctx.settings,
+        outdir,
+        changes=ctx.changes,
+        inputs=ctx.inputs,
+        generated_at=ctx.generated_at,
+    )
+
+
+def _write_aging(ctx: ReportContext, outdir: Path) -> list[Path]:
+    from pipeline.reports.aging_report import write_aging
+
+    return write_aging(
+        ctx.reconciled,
+        ctx.settings,
+        outdir,
+        as_of=ctx.period.as_of,
+        tables=ctx.aging,
+        inputs=ctx.inputs,
+        generated_at=ctx.generated_at,
+    )
+
+
+def _write_statements(ctx: ReportContext, outdir: Path) -> list[Path]:
+    from pipeline.reports.statements import write_statements
+
+    return write_statements(ctx.reconciled, ctx.settings, outdir)
+
+
+def _write_monthly(ctx: ReportContext, outdir: Path) -> list[Path]:
+    from pipeline.reports.monthly import write_monthly
+
+    return write_monthly(ctx.reconciled, ctx.ledgers, ctx.settings, outdir, stats=ctx.stats)
+
+
+def _write_assessment(ctx: ReportContext, outdir: Path) -> list[Path]:
+    from pipeline.reports.assessment import write_assessment
+
+    return write_assessment(
+        ctx.reconciled, ctx.ledgers, ctx.settings, outdir, stats=ctx.stats, assessment=ctx.assessment
+    )
+
+
+def _write_problem_list(ctx: ReportContext, outdir: Path) -> list[Path]:
+    from pipeline.reports.problem_list import write_problem_list
+
+    results = [i.result for i in ctx.intakes if i.result is not None]
+    extra = [p for i in ctx.intakes if i.result is None for p in i.problems] + ctx.problems
+    path = outdir / f"问题清单_{ctx.period.label}.xlsx"
+    write_problem_list(results, path, ctx.settings, ctx.period.label, ctx.period.as_of, extra=extra)
+    return [path]
+
+
+def _write_annotated(ctx: ReportContext, outdir: Path) -> list[Path]:
+    from pipeline.annotate import write_annotated
+
+    out = []
+    for intake in ctx.intakes:
+        if intake.result is not None:
+            problems = intake.result.problems + [p for p in ctx.problems if p.file == intake.name]
+            path = write_annotated(intake.path, intake.name, problems, outdir / "问题标注")
+            out += [path] if path else []
+    return out
+
+
+# Every output of outputs.md, in order; the problem list comes last so it includes what reports found.
+REPORT_WRITERS: list[Writer] = [
+    _write_reconciliation,
+    _write_aging,
+    _write_statements,
+    _write_monthly,
+    _write_assessment,
+    _write_problem_list,
+    _write_annotated,
+]
+
+
+# --- the run --------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunOutcome:
+    period: Period
+    outdir: Path
+    intakes: list[Intake]
+    skipped: list[tuple[Path, str]]
+    settling: list[Path]
+    outputs: list[Path]
+    problems: list[Problem]
+    totals: dict[str, str]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.problems or any(i.problems for i in self.intakes) else 0
+
+
+ProgressFn = Callable[[str, int, int], None]
+
+
+def run(
+    workspace: Path,
+    period_label: str | None = None,
+    as_of: date | None = None,
+    *,
+    today: date | None = None,
+    progress: ProgressFn | None = None,
+) -> RunOutcome:
+    """Take in the inbox, write every output for the period, then archive or quarantine the inputs."""
+    today = today or date.today()
+    settings = load_settings(workspace)
+    period = Period.of(period_label or default_period(today), as_of)
+    started = datetime.now().replace(microsecond=0)
+    with WorkspaceLock(store_path(workspace).parent), Store.open(workspace) as store:
+        scan = scan_inbox(workspace / "inbox")
+        ready, changing = settled(scan.ready, settings.inbox.settle_seconds)
+        intakes = _take_all(store, ready, workspace / "inbox", settings, today, progress)
+        outcome = _report(store, workspace, settings, period, intakes, started)
+        outcome.skipped, outcome.settling = scan.skipped, [s.path for s in changing]
+        _file_inputs(workspace, intakes, today)
+    return outcome
+
+
+def _take_all(
+    store: Store, ready: list[Seen], inbox: Path, settings: Settings, today: date, progress: ProgressFn | None
+) -> list[Intake]:
+    intakes = []
+    for n, seen in enumerate(ready, start=1):
+        if progress:
+            progress(seen.path.name, n, len(ready))
+        intakes.append(take_in(store, seen, inbox, settings, today))
+    return intakes
+
+
+def _report(
+    store: Store,
+    workspace: Path,
+    settings: Settings,
+    period: Period,
+    intakes: list[Intake],
+    started: datetime,
+) -> RunOutcome:
+    ledgers = store.load()
+    frames, name_problems = merge_customer_names(ledgers.frames, _locator(intakes))
+    ledgers = Ledgers(frames)
+    reconciled = reconcile(ledgers, settings, period)
+    this_run = {i.name for i in intakes}
+    problems = [p for p in name_problems if p.file in this_run]
+    # names.py reports unknown customers with their cell and a suggestion; reconcile's copy is redundant.
+    problems += [
+        p for p in reconciled.problems if (p.file in this_run or not p.file) and p.code != "unknown-customer"
+    ]
+    ctx = ReportContext(
+        settings, period, ledgers, reconciled, store.change_log(), store.files(), intakes, problems, started
+    )
+    final = workspace / "outbox" / period.label
+    with _staging(final) as staging:
+        outputs = [p for writer in REPORT_WRITERS for p in writer(ctx, staging)]
+        totals = headline_totals(ctx)
+        outcome = RunOutcome(period, final, intakes, [], [], outputs, ctx.problems, totals)
+        write_run_json(staging / RUN_JSON, outcome, started, staging)
+    outcome.outputs = [final / p.relative_to(staging) for p in outputs]
+    return outcome
+
+
+def _locator(intakes: list[Intake]) -> Callable[[str, str, str], tuple[str, str]]:
+    by_name = {i.name: i.result for i in intakes if i.result is not None}
+
+    def locate(file: str, sheet: str, column: str) -> tuple[str, str]:
+        result = by_name.get(file)
+        return result.locate(sheet, column) if result else ("", "")
+
+    return locate
+
+
+@contextmanager
+def _staging(final: Path) -> Iterator[Path]:
+    """Outputs are written beside their folder and swapped in whole: a run that dies leaves the old ones."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = final.parent / f".{final.name}.tmp-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        yield staging
+        old = final.parent / f".{final.name}.old-{os.getpid()}"
+        if final.exists():
+            os.replace(final, old)
+        os.replace(staging, final)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def headline_totals(ctx: ReportContext) -> dict[str, str]:
+    """The figures run.json and the manager summary lead with, as yuan text (exact)."""
+    aging, stats = ctx.aging, ctx.stats
+    sp = stats.salespeople
+    sums = {
+        "应收合计": aging.detail["outstanding"].sum(),
+        "逾期合计": aging.detail.loc[aging.detail["overdue_days"] > 0, "outstanding"].sum(),
+        "预收合计": ctx.reconciled.advances["amount"].sum() if not ctx.reconciled.advances.empty else 0,
+        "坏账准备合计": aging.detail["provision"].sum(),
+        "本月新签": sp["contract_amount"].sum() if "contract_amount" in sp else 0,
+        "本月发货": sp["delivery_amount"].sum() if "delivery_amount" in sp else 0,
+        "本月开票": sp["invoice_amount"].sum() if "invoice_amount" in sp else 0,
+        "本月回款": sp["payment_amount"].sum() if "payment_amount" in sp else 0,
+    }
+    return {k: fmt_yuan(int(v) if pd.notna(v) else 0) for k, v in sums.items()}
+
+
+def write_run_json(path: Path, outcome: RunOutcome, started: datetime, staging: Path) -> None:
+    problems = [p for i in outcome.intakes for p in i.problems] + outcome.problems
+    data = {
+        "taizhang_version": __version__,
+        "period": outcome.period.label,
+        "as_of": outcome.period.as_of.isoformat(),
+        "started": started.isoformat(),
+        "finished": datetime.now().replace(microsecond=0).isoformat(),
+        "inputs": [_input_json(i) for i in outcome.intakes],
+        "outputs": [str(p.relative_to(staging)) for p in outcome.outputs],
+        "totals": outcome.totals,
+        "errors": sum(1 for p in problems if p.severity == "error"),
+        "warnings": sum(1 for p in problems if p.severity == "warning"),
+    }
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _input_json(i: Intake) -> dict[str, object]:
+    sheets = i.result.sheets if i.result else []
+    return {
+        "name": i.name,
+        "sha256": i.result.sha256 if i.result else (i.record.sha256 if i.record else ""),
+        "status": i.status,
+        "sheets": [
+            {"name": s.name, "kind": s.kind or None, "rows": s.rows, "used": s.used, "rejected": s.rejected}
+            for s in sheets
+        ],
+        "errors": sum(1 for p in i.problems if p.severity == "error"),
+        "warnings": sum(1 for p in i.problems if p.severity == "warning"),
+    }
+
+
+def _file_inputs(workspace: Path, intakes: list[Intake], today: date) -> None:
+    """Last: accepted and duplicate files to archive/<date>/, unreadable ones to quarantine/<date>/."""
+    day = today.isoformat()
+    for intake in intakes:
+        if not intake.path.exists():
+            continue
+        if intake.status == "quarantined":
+            target = move_unique(intake.path, workspace / "quarantine" / day)
+            _write_problems_beside(target, intake.problems)
+        else:
+            move_unique(intake.path, workspace / "archive" / day)
+
+
+def _write_problems_beside(target: Path, problems: list[Problem]) -> None:
+    note = target.with_name(target.name + ".问题.txt")
+    lines = [p.render() for p in sorted(problems, key=sort_key)] or ["无法识别为任何台账"]
+    # BOM so that Windows Notepad shows the Chinese text correctly.
+    note.write_text("\n".join(lines) + "\n", encoding="utf-8-sig")
