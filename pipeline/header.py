@@ -110,6 +110,11 @@ def cell_text(v: object) -> str:
     return str(v).strip()
 
 
+def _header_text(v: object) -> str:
+    """A header as the user reads it: line breaks and runs of spaces shown as one space."""
+    return " ".join(cell_text(v).split())
+
+
 def _horizontal_fill(row: list[str], r: int, merges: list[Merge]) -> list[str]:
     out = list(row)
     for r0, c0, r1, c1 in merges:
@@ -123,11 +128,11 @@ def _horizontal_fill(row: list[str], r: int, merges: list[Merge]) -> list[str]:
 def _header_candidates(sheet: RawSheet, r: int, height: int) -> list[list[str]]:
     """Per column, the header texts to try, most specific first."""
     width = max((len(x) for x in sheet.rows[r : r + height]), default=0)
-    top = [cell_text(v) for v in sheet.rows[r]] + [""] * width
+    top = [_header_text(v) for v in sheet.rows[r]] + [""] * width
     top = _horizontal_fill(top[:width], r, sheet.merges)
     if height == 1:
         return [[t] if t else [] for t in top]
-    bottom = [cell_text(v) for v in sheet.rows[r + 1]] + [""] * width
+    bottom = [_header_text(v) for v in sheet.rows[r + 1]] + [""] * width
     out = []
     for parent, child in zip(top, bottom[:width], strict=True):
         if child and parent and parent != child:

@@ -14,7 +14,7 @@ from pipeline.header import Layout, Miss, detect_layout
 from pipeline.normalise import check_totals, extract_body, normalise_body
 from pipeline.problems import Problem, column_letter, problem, sort_key
 from pipeline.read import RawBook, RawSheet, read_book
-from pipeline.validate import apply_kind_rules, duplicate_keys, validate_sheet
+from pipeline.validate import apply_kind_rules, duplicate_keys, merge_parts, validate_sheet
 from schemas import FILE, LEDGER_KINDS, ROW, SHA, SHEET
 
 
@@ -167,7 +167,7 @@ def _combine(result: FileResult, per_kind: dict[str, list[pd.DataFrame]], sha: s
     """One frame per kind for the file; duplicate keys with different content reject their rows."""
     for kind_name, frames in per_kind.items():
         kind = LEDGER_KINDS[kind_name]
-        frame = pd.concat(frames, ignore_index=True)
+        frame = merge_parts(pd.concat(frames, ignore_index=True), kind)
         frame[SHA] = sha
         letters = {(s.name, c): v[0] for s in result.sheets for c, v in s.columns.items()}
         dups = duplicate_keys(frame, kind, result.name, letters)

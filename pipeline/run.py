@@ -268,7 +268,7 @@ def run(
         intakes = _take_all(store, ready, workspace / "inbox", settings, today, progress)
         outcome = _report(store, workspace, settings, period, intakes, started)
         outcome.skipped, outcome.settling = scan.skipped, [s.path for s in changing]
-        _file_inputs(workspace, intakes, today)
+        _file_inputs(workspace, intakes, date.today())
     return outcome
 
 

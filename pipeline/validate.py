@@ -119,6 +119,20 @@ def apply_kind_rules(frame: pd.DataFrame, kind: LedgerKind, hint_text: str) -> p
     return frame
 
 
+def merge_parts(frame: pd.DataFrame, kind: LedgerKind) -> pd.DataFrame:
+    """Rows sharing a key whose filled columns do not overlap become one row (the first row's provenance)."""
+    if not kind.merge_parts or frame.empty:
+        return frame
+    key = list(kind.key)
+    values = [c.name for c in kind.columns if c.name not in key]
+    filled = frame[values].notna().astype(int).groupby([frame[k] for k in key], dropna=False).transform("sum")
+    overlapping = (filled > 1).any(axis=1)
+    parts = frame[~overlapping]
+    merged = parts.groupby(key, dropna=False, sort=False).first().reset_index()
+    merged = merged.astype({c: frame[c].dtype for c in merged.columns})
+    return pd.concat([merged, frame[overlapping]], ignore_index=True)[frame.columns]
+
+
 def duplicate_keys(
     frame: pd.DataFrame, kind: LedgerKind, file_name: str, letters: dict[tuple[str, str], str]
 ) -> list[Problem]:

@@ -61,6 +61,8 @@ class LedgerKind:
     # Columns whose values may legitimately repeat the key (several lines of one contract).
     line_column: str | None = None
     occurrence_key: bool = False  # the key is completed by the occurrence count within its source file
+    # Rows of one file sharing a key are parts of one record (销售目标 and 回款目标 on separate sheets).
+    merge_parts: bool = False
     description: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 

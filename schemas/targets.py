@@ -28,4 +28,5 @@ TARGETS = LedgerKind(
     ),
     key=("salesperson", "year", "month"),
     filename_hints=("目标", "任务"),
+    merge_parts=True,
 )
