@@ -46,6 +46,37 @@ def default_period(today: date) -> str:
 # --- taking files in ------------------------------------------------------------------------------
 
 
+class Pending:
+    """Files taken into the store but not yet moved to archive/: a run that died is resumed from this list."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.names: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self.names = {}
+
+    @property
+    def shas(self) -> set[str]:
+        return set(self.names)
+
+    def add(self, sha: str, name: str) -> None:
+        self.names[sha] = name
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.names, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+    def clear(self) -> None:
+        self.names = {}
+        self.path.unlink(missing_ok=True)
+
+
+def crash_point(name: str) -> None:
+    """Test seam: TAIZHANG_CRASH_AT=<name> kills the process here, as a power cut would."""
+    if os.environ.get("TAIZHANG_CRASH_AT") == name:
+        os._exit(70)
+
+
 @dataclass
 class Intake:
     """What happened to one inbox file."""
@@ -59,20 +90,26 @@ class Intake:
     earlier: str = ""  # for a duplicate: the name it was taken in under
 
 
-def take_in(store: Store, seen: Seen, inbox: Path, settings: Settings, today: date) -> Intake:
+def take_in(
+    store: Store, seen: Seen, inbox: Path, settings: Settings, today: date, pending: Pending
+) -> Intake:
     """Parse one file (unless its bytes are already in the store) and store it in one transaction."""
     name = str(seen.path.relative_to(inbox))
     digest = file_digest(seen.path)
     earlier = store.has_file(digest[0])
-    if earlier is not None and earlier.status == "accepted":
+    if earlier is not None and digest[0] in pending.shas:
+        # Taken in by a run that died before filing it: read it again for its problem list, store nothing.
+        result = ingest_file(seen.path, settings, today, name=name, digest=digest)
+        return Intake(seen.path, name, "accepted", result, earlier, list(result.problems))
+    if earlier is not None:
         # Same bytes as a file already taken in: recognised before parsing, not read again.
         note = problem(name, "duplicate-file", detail=earlier.name)
         return Intake(seen.path, name, "duplicate", problems=[note], earlier=earlier.name)
     result = ingest_file(seen.path, settings, today, name=name, digest=digest)
-    return _store_result(store, seen, result)
+    return _store_result(store, seen, result, pending)
 
 
-def _store_result(store: Store, seen: Seen, result: FileResult) -> Intake:
+def _store_result(store: Store, seen: Seen, result: FileResult, pending: Pending) -> Intake:
     record = FileRecord(
         sha256=result.sha256,
         name=result.name,
@@ -84,10 +121,12 @@ def _store_result(store: Store, seen: Seen, result: FileResult) -> Intake:
         warnings=result.warnings,
     )
     if result.accepted:
+        pending.add(result.sha256, result.name)
         outcome = store.ingest(record, result.frames)
         record = outcome.file
     else:
         record = store.record_file(record)
+    crash_point("after-intake")
     return Intake(seen.path, result.name, record.status, result, record, list(result.problems))
 
 
@@ -262,24 +301,34 @@ def run(
     settings = load_settings(workspace)
     period = Period.of(period_label or default_period(today), as_of)
     started = datetime.now().replace(microsecond=0)
-    with WorkspaceLock(store_path(workspace).parent), Store.open(workspace) as store:
+    state = store_path(workspace).parent
+    with WorkspaceLock(state), Store.open(workspace) as store:
+        pending = Pending(state / "pending.json")
         scan = scan_inbox(workspace / "inbox")
         ready, changing = settled(scan.ready, settings.inbox.settle_seconds)
-        intakes = _take_all(store, ready, workspace / "inbox", settings, today, progress)
+        intakes = _take_all(store, ready, workspace / "inbox", settings, today, pending, progress)
         outcome = _report(store, workspace, settings, period, intakes, started)
         outcome.skipped, outcome.settling = scan.skipped, [s.path for s in changing]
+        crash_point("before-archive")
         _file_inputs(workspace, intakes, date.today())
+        pending.clear()
     return outcome
 
 
 def _take_all(
-    store: Store, ready: list[Seen], inbox: Path, settings: Settings, today: date, progress: ProgressFn | None
+    store: Store,
+    ready: list[Seen],
+    inbox: Path,
+    settings: Settings,
+    today: date,
+    pending: Pending,
+    progress: ProgressFn | None,
 ) -> list[Intake]:
     intakes = []
     for n, seen in enumerate(ready, start=1):
         if progress:
             progress(seen.path.name, n, len(ready))
-        intakes.append(take_in(store, seen, inbox, settings, today))
+        intakes.append(take_in(store, seen, inbox, settings, today, pending))
     return intakes
 
 
@@ -306,10 +355,14 @@ def _report(
     )
     final = workspace / "outbox" / period.label
     with _staging(final) as staging:
-        outputs = [p for writer in REPORT_WRITERS for p in writer(ctx, staging)]
+        outputs = []
+        for writer in REPORT_WRITERS:
+            outputs += writer(ctx, staging)
+            crash_point("mid-outputs")
         totals = headline_totals(ctx)
         outcome = RunOutcome(period, final, intakes, [], [], outputs, ctx.problems, totals)
         write_run_json(staging / RUN_JSON, outcome, started, staging)
+        crash_point("before-swap")
     outcome.outputs = [final / p.relative_to(staging) for p in outputs]
     return outcome
 
@@ -328,8 +381,9 @@ def _locator(intakes: list[Intake]) -> Callable[[str, str, str], tuple[str, str]
 def _staging(final: Path) -> Iterator[Path]:
     """Outputs are written beside their folder and swapped in whole: a run that dies leaves the old ones."""
     final.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in final.parent.glob(f".{final.name}.*-*"):
+        shutil.rmtree(leftover, ignore_errors=True)  # from a run that died; we hold the lock
     staging = final.parent / f".{final.name}.tmp-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
         yield staging
