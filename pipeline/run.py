@@ -232,6 +232,12 @@ def _write_assessment(ctx: ReportContext, outdir: Path) -> list[Path]:
     )
 
 
+def _write_summary(ctx: ReportContext, outdir: Path) -> list[Path]:
+    from pipeline.reports.summary import write_summary
+
+    return write_summary(ctx, outdir)
+
+
 def _write_problem_list(ctx: ReportContext, outdir: Path) -> list[Path]:
     from pipeline.reports.problem_list import write_problem_list
 
@@ -261,6 +267,7 @@ REPORT_WRITERS: list[Writer] = [
     _write_statements,
     _write_monthly,
     _write_assessment,
+    _write_summary,
     _write_problem_list,
     _write_annotated,
 ]
