@@ -1,0 +1,1 @@
+"""Report writers: one module per output, all through one workbook writer (`workbook`)."""

@@ -1,0 +1,762 @@
+"""The one .xlsx writer every report uses: typed columns, literal text, streamed rows, atomic file."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import xlsxwriter
+from xlsxwriter.format import Format
+from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
+from xlsxwriter.workbook import Workbook
+from xlsxwriter.worksheet import Worksheet
+
+ColumnKind = Literal["text", "money", "rate", "date", "int", "decimal", "days"]
+ChartKind = Literal["column", "line", "stacked"]
+
+MAX_ROWS = 1_048_576  # rows per Excel sheet, header and 合计 included
+MAX_COLS = 16_384
+MAX_TEXT = 32_767  # UTF-16 code units per Excel cell
+MAX_SHEET_NAME = 31  # UTF-16 code units
+MAX_WIDTH = 60
+MIN_WIDTH = 6
+CHUNK_ROWS = 50_000  # rows converted at once: bounds memory on big frames
+INTRO_SHEET = "说明"
+TOTAL_LABEL = "合计"
+
+NUMBER_FORMATS: dict[ColumnKind, str | None] = {
+    "text": None,
+    "money": "#,##0.00;[Red]-#,##0.00",
+    "rate": "0.0%",
+    "date": "yyyy-mm-dd",
+    "int": "0",
+    "decimal": "#,##0.00",
+    "days": "0",
+}
+SUMMABLE: frozenset[ColumnKind] = frozenset({"money", "int", "decimal"})
+NUMERIC: frozenset[ColumnKind] = frozenset({"money", "rate", "int", "decimal", "days"})
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+HEADER_FILL = "#DDEBF7"
+WORKBOOK_OPTIONS: dict[str, bool] = {
+    "constant_memory": True,
+    "strings_to_formulas": False,
+    "strings_to_urls": False,
+    "strings_to_numbers": False,
+    "nan_inf_to_errors": True,
+}
+
+_EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+_ONE_DAY = pd.Timedelta(days=1)
+_BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
+_RESERVED_SHEET_NAMES = frozenset({"history"})
+# East Asian wide and full-width ranges, as literal characters so both `re` and pyarrow's RE2 read them.
+_WIDE_RANGES = (
+    "\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf"
+    "\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\U00020000-\U0003fffd"
+)
+_WIDE_PATTERN = f"[{_WIDE_RANGES}]"
+_WIDE = re.compile(_WIDE_PATTERN)
+
+Cell = float | str | None
+
+
+@dataclass(frozen=True)
+class Column:
+    """One output column: the zh-CN header shown, how its values are typed, and the frame column it reads."""
+
+    header: str
+    kind: ColumnKind = "text"
+    source: str | None = None
+
+    @property
+    def src(self) -> str:
+        return self.header if self.source is None else self.source
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A native Excel chart over the sheet's own cells; category and series name column headers."""
+
+    kind: ChartKind
+    title: str
+    category: str
+    series: tuple[str, ...]
+    anchor: str | None = None  # top-left cell such as "N2"; default: right of the data
+
+
+@dataclass(frozen=True)
+class SheetData:
+    """One table sheet. Money columns hold integer fen; `note` lines sit above the header row."""
+
+    name: str
+    frame: pd.DataFrame
+    columns: tuple[Column, ...] = ()  # empty: every frame column, kind inferred from its dtype
+    total_row: bool = False
+    charts: tuple[Chart, ...] = ()
+    note: str | None = None  # one line per "\n"; the header row moves down by that many rows
+    footer: tuple[str, ...] = ()  # lines after the table, e.g. a signature block
+    landscape: bool = False
+    fit_width: bool = False  # print 1 page wide (A4)
+
+    @property
+    def note_lines(self) -> tuple[str, ...]:
+        return tuple(self.note.splitlines()) if self.note else ()
+
+    @property
+    def header_row(self) -> int:
+        """0-based row of the header; data starts on the next row."""
+        return len(self.note_lines)
+
+    @property
+    def resolved_columns(self) -> tuple[Column, ...]:
+        return self.columns or columns_from(self.frame)
+
+
+@dataclass(frozen=True)
+class Block:
+    """A piece of a printable document: text lines, then optionally a table (money in fen, as everywhere)."""
+
+    lines: tuple[str, ...] = ()
+    frame: pd.DataFrame | None = None
+    columns: tuple[Column, ...] = ()  # empty with a frame: every frame column, kind inferred
+    heading: bool = False  # first line in the title font
+
+    @property
+    def table_columns(self) -> tuple[Column, ...]:
+        if self.frame is None:
+            return ()
+        return self.columns or columns_from(self.frame)
+
+    @property
+    def height(self) -> int:
+        """Rows used: the lines, then a header and the rows when there is a table."""
+        return len(self.lines) + (0 if self.frame is None else 1 + len(self.frame))
+
+
+@dataclass(frozen=True)
+class Intro:
+    """The first sheet, 说明: what the workbook covers, what it was made from, and how to read it."""
+
+    title: str
+    period: str
+    as_of: date
+    generated_at: datetime
+    inputs: pd.DataFrame  # 文件名, 类型, 已用行数, 拒绝行数, sha256 (prefix)
+    settings: Sequence[tuple[str, str]] = ()
+    how_to_read: Sequence[str] = ()
+
+
+# ---------------------------------------------------------------- public helpers
+
+
+def text_width(s: str) -> int:
+    """Display width in Excel column units: CJK and full-width characters count two."""
+    return len(s) + len(_WIDE.findall(s))
+
+
+def columns_from(frame: pd.DataFrame, kinds: Mapping[str, ColumnKind] | None = None) -> tuple[Column, ...]:
+    """Columns for every frame column, kinds from `kinds` or else inferred (integers never become money)."""
+    kinds = kinds or {}
+    return tuple(
+        Column(str(name), kinds.get(str(name)) or _infer_kind(frame[name])) for name in frame.columns
+    )
+
+
+def write_workbook(path: Path, intro: Intro | None, sheets: Sequence[SheetData]) -> list[str]:
+    """Write the workbook atomically and return zh-CN warnings (text cut, sheets split or renamed)."""
+    for sheet in sheets:
+        _check_sheet(sheet)
+
+    def fill(wb: Workbook, fmts: _Formats) -> list[str]:
+        names = _SheetNames()
+        warnings: list[str] = []
+        if intro is not None:
+            warnings += _write_intro(wb, fmts, names.claim(INTRO_SHEET)[0], intro)
+            wb.set_properties(
+                {"title": intro.title, "comments": f"{intro.period}，截止 {intro.as_of:%Y-%m-%d}"}
+            )
+        for sheet in sheets:
+            warnings += _write_sheet(wb, fmts, names, sheet)
+        return warnings
+
+    return _write_atomic(Path(path), fill)
+
+
+def write_document(
+    path: Path, sheet_name: str, blocks: Sequence[Block], *, landscape: bool = False, fit_width: bool = True
+) -> list[str]:
+    """Write one printable sheet of stacked blocks (A4, one page wide) atomically; returns zh-CN warnings."""
+    for block in blocks:
+        _check_block(block)
+    if sum(block.height for block in blocks) + len(blocks) > MAX_ROWS:
+        raise ValueError(f"document {sheet_name!r} does not fit on one sheet")
+
+    def fill(wb: Workbook, fmts: _Formats) -> list[str]:
+        name, renamed = _SheetNames().claim(sheet_name)
+        warnings = [renamed] if renamed else []
+        ws = wb.add_worksheet(name)
+        warnings += _write_blocks(ws, fmts, blocks)
+        _page_setup(ws, None, landscape, fit_width)
+        return warnings
+
+    return _write_atomic(Path(path), fill)
+
+
+# ---------------------------------------------------------------- workbook and sheets
+
+
+def _write_atomic(path: Path, fill: Callable[[Workbook, _Formats], list[str]]) -> list[str]:
+    """Build the workbook in a temporary file beside `path` and move it into place only when complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    try:
+        with tempfile.TemporaryDirectory(prefix="taizhang-xlsx-", ignore_cleanup_errors=True) as rows_dir:
+            wb = xlsxwriter.Workbook(str(tmp), {**WORKBOOK_OPTIONS, "tmpdir": rows_dir})
+            warnings = fill(wb, _Formats(wb))
+            wb.close()
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return warnings
+
+
+class _Formats:
+    """Every cell format a workbook needs, created once."""
+
+    def __init__(self, wb: Workbook) -> None:
+        self.header = wb.add_format(
+            {"bold": True, "bg_color": HEADER_FILL, "border": 1, "align": "center", "valign": "vcenter"}
+        )
+        self.title = wb.add_format({"bold": True, "font_size": 14})
+        self.bold = wb.add_format({"bold": True})
+        self.total_label = wb.add_format({"bold": True, "top": 1})
+        self.datetime = wb.add_format({"num_format": DATETIME_FORMAT, "align": "left"})
+        self.date_left = wb.add_format({"num_format": NUMBER_FORMATS["date"], "align": "left"})
+        self.cell: dict[ColumnKind, Format | None] = {}
+        self.total: dict[ColumnKind, Format] = {}
+        for kind, num_format in NUMBER_FORMATS.items():
+            self.cell[kind] = wb.add_format({"num_format": num_format}) if num_format else None
+            self.total[kind] = wb.add_format({"bold": True, "top": 1, "num_format": num_format or "General"})
+
+
+class _SheetNames:
+    """Excel-legal, case-insensitively unique sheet names."""
+
+    def __init__(self) -> None:
+        self.used: set[str] = set(_RESERVED_SHEET_NAMES)
+
+    def claim(self, wanted: str, suffix: str = "") -> tuple[str, str | None]:
+        clean = _BAD_SHEET_CHARS.sub("_", wanted).strip().strip("'") or "Sheet"
+        name, n = _fit_name(clean, suffix), 1
+        while name.lower() in self.used:
+            n += 1
+            name = _fit_name(clean, f"{suffix}({n})")
+        self.used.add(name.lower())
+        if suffix or name == wanted:
+            return name, None
+        return (
+            name,
+            f"工作表名「{wanted}」不符合 Excel 规则（最长 31 字符、不含 []:*?/\\、不重名），已改为「{name}」。",
+        )
+
+
+def _fit_name(base: str, suffix: str) -> str:
+    room = MAX_SHEET_NAME - _utf16_len(suffix)
+    while _utf16_len(base) > room:
+        base = base[:-1]
+    return (base.rstrip("'") or "Sheet") + suffix
+
+
+def _write_sheet(wb: Workbook, fmts: _Formats, names: _SheetNames, sheet: SheetData) -> list[str]:
+    cols = sheet.resolved_columns
+    widths = _table_widths(sheet.frame, cols)
+    n, capacity = len(sheet.frame), _capacity(sheet)
+    starts = range(0, max(n, 1), capacity)
+    warnings: list[str] = []
+    cut = [0] * len(cols)
+    part_names: list[str] = []
+    for k, start in enumerate(starts):
+        name, renamed = names.claim(sheet.name, "" if k == 0 else f"({k + 1})")
+        warnings += [renamed] if renamed else []
+        part_names.append(name)
+        ws = wb.add_worksheet(name)
+        end = min(start + capacity, n)
+        part_cut = _write_part(ws, fmts, sheet, cols, widths, start, end)
+        cut = [a + b for a, b in zip(cut, part_cut, strict=True)]
+        if k == 0:
+            warnings += _add_charts(wb, ws, sheet, cols, end - start)
+    return warnings + _cut_warnings(sheet.name, cols, cut) + _split_warnings(sheet.name, n, part_names)
+
+
+def _split_warnings(sheet: str, rows: int, parts: list[str]) -> list[str]:
+    if len(parts) < 2:
+        return []
+    return [
+        f"「{sheet}」共 {rows:,} 行，超过 Excel 单个工作表的行数上限，已拆分为 {len(parts)} 个工作表："
+        + "、".join(parts)
+        + "。"
+    ]
+
+
+def _capacity(sheet: SheetData) -> int:
+    """Data rows that fit on one sheet below the notes and header, above 合计 and the footer."""
+    footer = len(sheet.footer) + 1 if sheet.footer else 0
+    return MAX_ROWS - sheet.header_row - 1 - int(sheet.total_row) - footer
+
+
+def _write_part(
+    ws: Worksheet,
+    fmts: _Formats,
+    sheet: SheetData,
+    cols: tuple[Column, ...],
+    widths: list[int],
+    start: int,
+    end: int,
+) -> list[int]:
+    """One sheet of a (possibly split) table, top to bottom as constant_memory requires."""
+    for r, line in enumerate(sheet.note_lines):
+        ws.write_string(r, 0, line)
+    top = sheet.header_row
+    part = sheet.frame.iloc[start:end]
+    cut = _write_table(ws, fmts, part, cols, top)
+    last = top + len(part)
+    _set_widths(ws, widths)
+    ws.freeze_panes(top + 1, 0)
+    ws.autofilter(top, 0, last, len(cols) - 1)
+    if sheet.total_row:
+        last += 1
+        _write_total(ws, fmts, part, cols, top + 1, last)
+    for i, line in enumerate(sheet.footer):
+        ws.write_string(last + 2 + i, 0, line)
+    _page_setup(ws, top, sheet.landscape, sheet.fit_width)
+    return cut
+
+
+def _page_setup(ws: Worksheet, header_row: int | None, landscape: bool, fit_width: bool) -> None:
+    ws.set_paper(9)  # A4
+    if header_row is not None:
+        ws.repeat_rows(header_row)
+    if landscape:
+        ws.set_landscape()
+    if fit_width:
+        ws.fit_to_pages(1, 0)
+
+
+def _set_widths(ws: Worksheet, widths: list[int]) -> None:
+    for c, width in enumerate(widths):
+        ws.set_column(c, c, width)
+
+
+# ---------------------------------------------------------------- tables
+
+
+def _write_table(
+    ws: Worksheet, fmts: _Formats, frame: pd.DataFrame, cols: tuple[Column, ...], top: int
+) -> list[int]:
+    """Header at row `top`, then the frame's rows; returns how many texts were cut, per column."""
+    for c, col in enumerate(cols):
+        ws.write_string(top, c, col.header, fmts.header)
+    cell_fmts = [fmts.cell[col.kind] for col in cols]
+    cut = [0] * len(cols)
+    row = top + 1
+    for chunk in _chunks(frame):
+        cells = [_cells(chunk[col.src], col.kind) for col in cols]
+        cut = [a + b for a, (_, b) in zip(cut, cells, strict=True)]
+        _write_rows(ws, row, [values for values, _ in cells], cell_fmts)
+        row += len(chunk)
+    return cut
+
+
+def _chunks(frame: pd.DataFrame) -> Iterator[pd.DataFrame]:
+    for start in range(0, len(frame), CHUNK_ROWS):
+        yield frame.iloc[start : start + CHUNK_ROWS]
+
+
+def _write_rows(ws: Worksheet, first: int, columns: list[list[Cell]], fmts: list[Format | None]) -> None:
+    """The hot loop: one public xlsxwriter call per non-blank cell, text always via write_string."""
+    write_string, write_number = ws.write_string, ws.write_number
+    for r, values in enumerate(zip(*columns, strict=True), start=first):
+        for c, v in enumerate(values):
+            if v is None:
+                continue
+            if v.__class__ is str:
+                write_string(r, c, v, fmts[c])
+            else:
+                write_number(r, c, v, fmts[c])
+
+
+def _write_total(
+    ws: Worksheet, fmts: _Formats, part: pd.DataFrame, cols: tuple[Column, ...], first: int, row: int
+) -> None:
+    """合计 row of SUBTOTAL(109, …) so it follows the autofilter; cached values for viewers that never recalc."""
+    ws.write_string(row, 0, TOTAL_LABEL, fmts.total_label)
+    for c, col in enumerate(cols[1:], start=1):
+        if col.kind not in SUMMABLE:
+            ws.write_blank(row, c, None, fmts.total_label)
+            continue
+        total = _column_total(part[col.src], col.kind)
+        if row == first:  # no data rows: a formula would refer to itself
+            ws.write_number(row, c, 0, fmts.total[col.kind])
+            continue
+        letter = xl_col_to_name(c)
+        ws.write_formula(
+            row, c, f"=SUBTOTAL(109,{letter}{first + 1}:{letter}{row})", fmts.total[col.kind], total
+        )
+
+
+def _column_total(s: pd.Series, kind: ColumnKind) -> float:
+    numeric = pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)
+    numbers = s if numeric else pd.to_numeric(s.astype(object), errors="coerce")
+    total = float(numbers.sum()) if len(numbers) else 0.0
+    if not np.isfinite(total):  # the formula shows the error; the cached value must stay a valid number
+        return 0.0
+    return total / 100 if kind == "money" else total
+
+
+# ---------------------------------------------------------------- cell values
+
+
+def _cells(s: pd.Series, kind: ColumnKind) -> tuple[list[Cell], int]:
+    """Python cell values for one chunk of one column (float, str or None) and how many texts were cut."""
+    if kind == "text":
+        return _text_cells(s)
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        return _float_cells(_serials(s)), 0
+    if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+        arr = s.to_numpy(dtype="float64", na_value=np.nan)
+        return _float_cells(arr / 100 if kind == "money" else arr), 0
+    return _fit_texts([_object_cell(v, kind) for v in s.to_numpy(dtype=object)])
+
+
+def _float_cells(arr: np.ndarray) -> list[Cell]:
+    values: list[Cell] = arr.tolist()
+    for i in np.flatnonzero(np.isnan(arr)).tolist():
+        values[i] = None
+    return values
+
+
+def _serials(s: pd.Series) -> np.ndarray:
+    """Excel serial day numbers (1900 system) for a datetime64 column, NaN where missing."""
+    naive = s.dt.tz_localize(None) if s.dt.tz is not None else s
+    return ((naive - _EXCEL_EPOCH) / _ONE_DAY).to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _text_cells(s: pd.Series) -> tuple[list[Cell], int]:
+    if s.dtype != object and pd.api.types.is_string_dtype(s.dtype):
+        values: list[Cell] = s.to_numpy(dtype=object, na_value=None).tolist()
+        check = s.str.len().to_numpy(dtype="float64", na_value=0.0)
+        suspects = np.flatnonzero((check == 0) | (check > MAX_TEXT // 2)).tolist()
+        return _fit_texts(values, suspects)
+    return _fit_texts([_as_text(v) for v in s.to_numpy(dtype=object)])
+
+
+def _fit_texts(values: list[Cell], suspects: list[int] | None = None) -> tuple[list[Cell], int]:
+    """Blank out empty strings and cut over-long ones with a visible marker; count the cuts."""
+    indices = range(len(values)) if suspects is None else suspects
+    cut = 0
+    for i in indices:
+        v = values[i]
+        if v.__class__ is not str:
+            continue
+        if v == "":
+            values[i] = None
+        elif len(v) > MAX_TEXT // 2 and _utf16_len(v) > MAX_TEXT:
+            values[i] = _cut_text(v)
+            cut += 1
+    return values, cut
+
+
+def _cut_text(v: str) -> str:
+    marker = f"…【已截断：原文共 {len(v):,} 个字符，超出 Excel 单元格上限】"
+    keep = MAX_TEXT - _utf16_len(marker)
+    return v.encode("utf-16-le")[: 2 * keep].decode("utf-16-le", errors="ignore") + marker
+
+
+def _utf16_len(s: str) -> int:
+    return len(s.encode("utf-16-le", errors="surrogatepass")) // 2
+
+
+def _is_missing(v: object) -> bool:
+    return v is None or (pd.api.types.is_scalar(v) and bool(pd.isna(v)))
+
+
+def _object_cell(v: object, kind: ColumnKind) -> Cell:
+    """One value of a mixed column: text stays text, numbers and dates become numbers, missing is blank."""
+    if _is_missing(v):
+        return None
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool | np.bool_):
+        return "是" if v else "否"
+    if isinstance(v, datetime | date | np.datetime64):
+        return _serial(v)
+    if isinstance(v, int | float | Decimal | np.integer | np.floating):
+        number = float(v)
+        return number / 100 if kind == "money" else number
+    return str(v)
+
+
+def _serial(v: datetime | date | np.datetime64) -> float:
+    ts = pd.Timestamp(v)
+    if ts.tzinfo is not None:
+        ts = ts.tz_localize(None)
+    return float((ts - _EXCEL_EPOCH) / _ONE_DAY)
+
+
+def _as_text(v: object) -> str | None:
+    """A value of a text column as the text a clerk would have typed."""
+    if _is_missing(v):
+        return None
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool | np.bool_):
+        return "是" if v else "否"
+    if isinstance(v, datetime | np.datetime64):
+        ts = pd.Timestamp(v)
+        return f"{ts:%Y-%m-%d}" if ts == ts.normalize() else f"{ts:%Y-%m-%d %H:%M:%S}"
+    if isinstance(v, date):
+        return f"{v:%Y-%m-%d}"
+    if isinstance(v, float | np.floating) and float(v).is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _infer_kind(s: pd.Series) -> ColumnKind:
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        return "date"
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return "text"
+    if pd.api.types.is_integer_dtype(s.dtype):
+        return "int"
+    if pd.api.types.is_float_dtype(s.dtype):
+        return "decimal"
+    return "text"
+
+
+# ---------------------------------------------------------------- widths
+
+
+def _table_widths(frame: pd.DataFrame, cols: tuple[Column, ...]) -> list[int]:
+    """Column widths from header and content; +3 on the header leaves room for the filter button."""
+    widths = []
+    for col in cols:
+        content = _content_width(frame[col.src], col.kind)
+        widths.append(_clamp_width(max(text_width(col.header) + 3, content + 2)))
+    return widths
+
+
+def _clamp_width(width: int) -> int:
+    return max(MIN_WIDTH, min(MAX_WIDTH, width))
+
+
+def _content_width(s: pd.Series, kind: ColumnKind) -> int:
+    s = s.dropna()
+    if s.empty:
+        return 0
+    if s.dtype != object and pd.api.types.is_string_dtype(s.dtype):
+        return int((s.str.len() + s.str.count(_WIDE_PATTERN)).max())
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        return 10 if kind != "text" else 19
+    if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+        return max(text_width(_display(v, kind)) for v in (s.min(), s.max()))
+    return max(text_width(_display(v, kind)) for v in s.drop_duplicates().tolist())
+
+
+def _display(v: Any, kind: ColumnKind) -> str:
+    """Roughly what Excel shows for a value, for width fitting only."""
+    if isinstance(v, str) or kind == "text":
+        return _as_text(v) or ""
+    if isinstance(v, datetime | date | np.datetime64):
+        return "0000-00-00"
+    number = float(v)
+    if kind == "money":
+        return f"{number / 100:,.2f}"
+    if kind == "rate":
+        return f"{number:.1%}"
+    if kind == "decimal":
+        return f"{number:,.2f}"
+    return f"{number:.0f}"
+
+
+def _cut_warnings(sheet: str, cols: tuple[Column, ...], cut: list[int]) -> list[str]:
+    return [
+        f"「{sheet}」工作表「{col.header}」列有 {n:,} 个单元格超过 Excel 单元格上限 {MAX_TEXT:,} 个字符，"
+        "已截断并在末尾标注。"
+        for col, n in zip(cols, cut, strict=True)
+        if n
+    ]
+
+
+# ---------------------------------------------------------------- charts
+
+
+_CHART_TYPES: dict[ChartKind, dict[str, str]] = {
+    "column": {"type": "column"},
+    "line": {"type": "line"},
+    "stacked": {"type": "column", "subtype": "stacked"},
+}
+_CHART_AXIS_FORMATS: dict[ColumnKind, str] = {"money": "#,##0", "rate": "0%", "decimal": "#,##0", "int": "0"}
+_CHART_ROWS = 20  # vertical step between charts placed automatically
+
+
+def _add_charts(
+    wb: Workbook, ws: Worksheet, sheet: SheetData, cols: tuple[Column, ...], rows: int
+) -> list[str]:
+    if rows == 0:
+        return [f"「{sheet.name}」没有数据行，未生成图表「{chart.title}」。" for chart in sheet.charts]
+    index = {col.header: c for c, col in enumerate(cols)}
+    top = sheet.header_row
+    for i, chart in enumerate(sheet.charts):
+        native = wb.add_chart(_CHART_TYPES[chart.kind])
+        _fill_chart(native, ws.name, chart, index, top, top + rows)
+        native.set_y_axis(
+            {"num_format": _CHART_AXIS_FORMATS.get(cols[index[chart.series[0]]].kind, "General")}
+        )
+        anchor = chart.anchor or xl_rowcol_to_cell(top + i * _CHART_ROWS, len(cols) + 1)
+        ws.insert_chart(anchor, native)
+    return []
+
+
+def _fill_chart(native: Any, sheet: str, chart: Chart, index: dict[str, int], top: int, last: int) -> None:
+    cat = index[chart.category]
+    for header in chart.series:
+        c = index[header]
+        native.add_series(
+            {
+                "name": [sheet, top, c],
+                "categories": [sheet, top + 1, cat, last, cat],
+                "values": [sheet, top + 1, c, last, c],
+                **({"marker": {"type": "circle"}} if chart.kind == "line" else {}),
+            }
+        )
+    native.set_title({"name": chart.title})
+    native.set_legend({"position": "bottom"})
+    native.set_size({"width": 720, "height": 360})
+
+
+# ---------------------------------------------------------------- checks
+
+
+def _check_sheet(sheet: SheetData) -> None:
+    """Programming errors in a report's declaration fail before any file is touched."""
+    cols = sheet.resolved_columns
+    headers = [col.header for col in cols]
+    if not cols or len(cols) > MAX_COLS:
+        raise ValueError(f"sheet {sheet.name!r}: needs 1..{MAX_COLS} columns, got {len(cols)}")
+    if len(set(headers)) != len(headers):
+        raise ValueError(f"sheet {sheet.name!r}: duplicate headers {headers}")
+    missing = [col.src for col in cols if col.src not in sheet.frame.columns]
+    if missing:
+        raise KeyError(f"sheet {sheet.name!r}: frame lacks columns {missing}")
+    if not sheet.frame.columns.is_unique:
+        raise ValueError(f"sheet {sheet.name!r}: frame has duplicate column names")
+    for chart in sheet.charts:
+        _check_chart(sheet.name, chart, {col.header: col.kind for col in cols})
+
+
+def _check_chart(sheet: str, chart: Chart, kinds: dict[str, ColumnKind]) -> None:
+    unknown = [h for h in (chart.category, *chart.series) if h not in kinds]
+    if unknown or not chart.series:
+        raise ValueError(f"sheet {sheet!r}, chart {chart.title!r}: unknown or no columns {unknown}")
+    not_numeric = [h for h in chart.series if kinds[h] not in NUMERIC]
+    if not_numeric:
+        raise ValueError(f"sheet {sheet!r}, chart {chart.title!r}: series must be numeric, got {not_numeric}")
+
+
+def _check_block(block: Block) -> None:
+    if block.frame is not None:
+        _check_sheet(SheetData("document", block.frame, block.table_columns))
+
+
+# ---------------------------------------------------------------- printable documents
+
+
+def _write_blocks(ws: Worksheet, fmts: _Formats, blocks: Sequence[Block]) -> list[str]:
+    """Blocks top to bottom with a blank row between them; widths shared by every table on the sheet."""
+    row, cut = 0, 0
+    for block in blocks:
+        lines, cut_lines = _fit_texts(list(block.lines))
+        for i, line in enumerate(lines):
+            if line is not None:
+                ws.write_string(row + i, 0, str(line), fmts.title if block.heading and i == 0 else None)
+        row, cut = row + len(lines), cut + cut_lines
+        if block.frame is not None:
+            cut += sum(_write_table(ws, fmts, block.frame, block.table_columns, row))
+            row += 1 + len(block.frame)
+        row += 1
+    _set_widths(ws, _shared_widths([(b.frame, b.table_columns) for b in blocks if b.frame is not None]))
+    return (
+        [f"「{ws.name}」工作表有 {cut:,} 个单元格超过 Excel 单元格上限，已截断并在末尾标注。"] if cut else []
+    )
+
+
+def _shared_widths(tables: Sequence[tuple[pd.DataFrame, tuple[Column, ...]]]) -> list[int]:
+    """One width per column index: the widest any of the stacked tables needs there."""
+    per_table = [_table_widths(frame, cols) for frame, cols in tables]
+    if not per_table:
+        return []
+    return [max(t[c] for t in per_table if c < len(t)) for c in range(max(len(t) for t in per_table))]
+
+
+# ---------------------------------------------------------------- 说明
+
+
+_INTRO_SECTIONS = ("输入文件", "配置参数", "阅读说明")
+
+
+def _write_intro(wb: Workbook, fmts: _Formats, name: str, intro: Intro) -> list[str]:
+    ws = wb.add_worksheet(name)
+    ws.write_string(0, 0, intro.title, fmts.title)
+    _write_meta(ws, fmts, intro)
+    settings = pd.DataFrame(
+        [(str(k), str(v)) for k, v in intro.settings], columns=["参数", "值"], dtype="str"
+    )
+    row, cut_inputs = _write_section(ws, fmts, 6, _INTRO_SECTIONS[0], intro.inputs)
+    row, cut_settings = _write_section(ws, fmts, row + 1, _INTRO_SECTIONS[1], settings)
+    ws.write_string(row + 1, 0, _INTRO_SECTIONS[2], fmts.bold)
+    lines, cut_lines = _fit_texts(list(intro.how_to_read))
+    for i, line in enumerate(lines):
+        if line is not None:
+            ws.write_string(row + 2 + i, 0, str(line))
+    _set_widths(ws, _intro_widths(intro.inputs, settings))
+    ws.set_paper(9)
+    cut = cut_inputs + cut_settings + cut_lines
+    return [f"「{name}」工作表有 {cut:,} 个单元格超过 Excel 单元格上限，已截断并在末尾标注。"] if cut else []
+
+
+def _write_meta(ws: Worksheet, fmts: _Formats, intro: Intro) -> None:
+    generated = intro.generated_at
+    if generated.tzinfo is not None:  # shown in the reader's wall-clock time
+        generated = generated.astimezone().replace(tzinfo=None)
+    ws.write_string(2, 0, "期间", fmts.bold)
+    ws.write_string(2, 1, intro.period)
+    ws.write_string(3, 0, "截止日期", fmts.bold)
+    ws.write_number(3, 1, _serial(intro.as_of), fmts.date_left)
+    ws.write_string(4, 0, "生成时间", fmts.bold)
+    ws.write_number(4, 1, _serial(generated), fmts.datetime)
+
+
+def _write_section(
+    ws: Worksheet, fmts: _Formats, row: int, title: str, frame: pd.DataFrame
+) -> tuple[int, int]:
+    """A titled table; returns the row after it and how many texts were cut."""
+    ws.write_string(row, 0, title, fmts.bold)
+    cut = _write_table(ws, fmts, frame, columns_from(frame), row + 1)
+    return row + 2 + len(frame), sum(cut)
+
+
+def _intro_widths(inputs: pd.DataFrame, settings: pd.DataFrame) -> list[int]:
+    """One width per column shared by both tables; column B also holds 生成时间."""
+    widths = _shared_widths([(f, columns_from(f)) for f in (inputs, settings)])
+    widths[1] = max(widths[1], len("0000-00-00 00:00:00") + 2)
+    return widths
