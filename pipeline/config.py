@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field, fields, is_dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any, get_type_hints
 
@@ -291,15 +292,39 @@ def _check(s: Settings) -> None:
         or sum(s.stats.seasonality) <= 0
     ):
         raise ConfigError("配置项「stats.seasonality」须为 12 个非负权重")
-    w = s.scoring.weights
-    for name in w:
+    _check_scoring(s.scoring)
+    _check_calendar(s.calendar)
+    if s.inbox.settle_seconds < 0:
+        raise ConfigError("配置项「inbox.settle_seconds」不能为负")
+
+
+def _check_scoring(sc: Scoring) -> None:
+    w = sc.weights
+    for name, weight in w.items():
         if name not in KPI_NAMES:
             raise ConfigError(
                 f"配置项「scoring.weights.{name}」：未知的考核指标（可用：{'、'.join(KPI_NAMES)}）"
             )
+        if weight < 0:
+            raise ConfigError(f"配置项「scoring.weights.{name}」的权重不能为负")
     if abs(sum(w.values()) - 100) > 1e-9:
         raise ConfigError(f"配置项「scoring.weights」的权重之和须为 100（现为 {sum(w.values()):g}）")
-    if s.scoring.cap <= 0:
+    if sc.cap <= 0:
         raise ConfigError("配置项「scoring.cap」须大于 0")
-    if s.inbox.settle_seconds < 0:
-        raise ConfigError("配置项「inbox.settle_seconds」不能为负")
+    if not 0 < sc.overdue_zero_share <= 1:
+        raise ConfigError("配置项「scoring.overdue_zero_share」须大于 0 且不超过 1")
+    if sc.overdue_days < 0:
+        raise ConfigError("配置项「scoring.overdue_days」不能为负")
+    if sc.contacts_target_per_day <= 0:
+        raise ConfigError("配置项「scoring.contacts_target_per_day」须大于 0")
+
+
+def _check_calendar(c: Calendar) -> None:
+    if any(not isinstance(d, int) or isinstance(d, bool) or not 0 <= d <= 6 for d in c.weekend):
+        raise ConfigError("配置项「calendar.weekend」须为 0–6 的整数列表（星期一 = 0，星期日 = 6）")
+    for key, days in (("calendar.holidays", c.holidays), ("calendar.workdays", c.workdays)):
+        for day in days:
+            try:
+                date.fromisoformat(str(day))
+            except ValueError:
+                raise ConfigError(f"配置项「{key}」中的「{day}」不是 YYYY-MM-DD 格式的日期") from None
