@@ -9,7 +9,7 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
-from pipeline.header import Layout, cell_text, normalise_header
+from pipeline.header import Layout, cell_text
 from pipeline.problems import Problem, column_letter, problem
 from pipeline.read import RawSheet
 from schemas import DTYPES, FILE, ROW, SHEET
@@ -91,39 +91,73 @@ def extract_body(sheet: RawSheet, layout: Layout) -> Body:
     """Data rows of the ledger: blank, repeated-header, instruction and 合计 rows taken out and counted."""
     first = layout.first_body_row
     rows = _filled_rows(sheet, first)
-    header_keys = {f.index: normalise_header(f.header)[0] for f in layout.fields}
-    skipped = {"空行": 0, "重复表头": 0, "填写说明": 0, "合计行": 0}
-    kept: list[int] = []
-    totals: list[tuple[int, str, dict[str, object]]] = []
-    for r in range(first, len(rows)):
-        row = rows[r]
-        texts = [cell_text(v) for v in row]
-        if not any(texts):
-            skipped["空行"] += 1
-            continue
-        label = next((t for t in texts[:6] if TOTAL_LABEL.match(re.sub(r"\s+", "", t))), None)
-        if label is not None:
-            skipped["合计行"] += 1
-            totals.append(
-                (r + 1, re.sub(r"\s+", "", label), {f.name: _at(row, f.index) for f in layout.fields})
-            )
-            continue
-        same = sum(1 for i, k in header_keys.items() if i < len(texts) and normalise_header(texts[i])[0] == k)
-        if header_keys and same * 2 >= len(header_keys) and same >= 2:
-            skipped["重复表头"] += 1
-            continue
-        first_text = next((t for t in texts if t), "")
-        if len(kept) == 0 and INSTRUCTION.match(first_text):
-            skipped["填写说明"] += 1
-            continue
-        kept.append(r)
+    grid = pd.DataFrame(rows[first:], dtype=object)
+    grid.index = pd.RangeIndex(first, first + len(grid))
+    text = _texts(grid)
+    blank = (text == "").all(axis=1) if len(grid.columns) else pd.Series(True, index=grid.index)
+    label = _total_labels(text)
+    total = label.notna() & ~blank
+    repeated = _repeated_header(text, sheet, layout) & ~blank & ~total
+    rest = ~(blank | total | repeated)
+    instruction = pd.Series(False, index=grid.index)
+    if rest.any():
+        r0 = rest.idxmax()
+        first_text = next((t for t in text.loc[r0] if t), "")
+        instruction.loc[r0] = bool(INSTRUCTION.match(first_text))
+    kept = grid.index[(rest & ~instruction).to_numpy()].tolist()
+    skipped = {"空行": int(blank.sum()), "重复表头": int(repeated.sum()), "填写说明": int(instruction.sum()),
+               "合计行": int(total.sum())}
+    totals = [
+        (r + 1, label[r], {f.name: _at(rows[r], f.index) for f in layout.fields})
+        for r in grid.index[total.to_numpy()].tolist()
+    ]
+    skipped = {k: v for k, v in skipped.items() if v}
     if layout.wide_months:
         return _wide_body(rows, kept, layout, totals, skipped)
-    data = {f.name: [_at(rows[r], f.index) for r in kept] for f in layout.fields}
-    raw = pd.DataFrame(data, index=pd.RangeIndex(len(kept)), dtype=object)
-    return Body(
-        raw=raw, rows=[r + 1 for r in kept], totals=totals, skipped={k: v for k, v in skipped.items() if v}
-    )
+    columns = {f.name: grid[f.index].loc[kept] if f.index in grid.columns else pd.Series("", index=kept, dtype=object)
+               for f in layout.fields}
+    raw = pd.DataFrame(columns, dtype=object).reset_index(drop=True)
+    return Body(raw=raw, rows=[r + 1 for r in kept], totals=totals, skipped=skipped)
+
+
+def _texts(grid: pd.DataFrame) -> pd.DataFrame:
+    """Every cell as trimmed text ('' for blank), vectorised per column."""
+    out = {}
+    for c in grid.columns:
+        col = grid[c]
+        kind = col.map(type)
+        as_text = col.where(kind.isin((str,)), "")
+        t = as_text.astype("str").str.strip()
+        num = kind.isin((float, int))
+        if num.any():
+            t = t.where(~num, col[num].map(cell_text))
+        other = ~(num | kind.isin((str,))) & col.notna()
+        if other.any():
+            t = t.where(~other, col[other].astype(str))
+        out[c] = t
+    return pd.DataFrame(out, index=grid.index)
+
+
+def _total_labels(text: pd.DataFrame) -> pd.Series:
+    """The 合计/小计 label of each row found in its first six cells, else NA."""
+    label = pd.Series(pd.NA, index=text.index, dtype="object")
+    for c in list(text.columns)[:6]:
+        squeezed = text[c].str.replace(r"\s+", "", regex=True)
+        hit = squeezed.str.match(TOTAL_LABEL.pattern) & label.isna()
+        label[hit] = squeezed[hit]
+    return label
+
+
+def _repeated_header(text: pd.DataFrame, sheet: RawSheet, layout: Layout) -> pd.Series:
+    """A header repeated for printing is a copy of a header row: compare the texts as written."""
+    same = pd.Series(0, index=text.index)
+    for f in layout.fields:
+        if f.index not in text.columns:
+            continue
+        raw = {cell_text(_at(sheet.rows[r], f.index)) for r in layout.header_rows}
+        names = (raw | {" ".join(t.split()) for t in raw} | {f.header}) - {""}
+        same += text[f.index].isin(names).astype(int)
+    return (same * 2 >= len(layout.fields)) & (same >= 2)
 
 
 def _wide_body(

@@ -49,50 +49,42 @@ class _Where:
     """Locates a frame cell as the user sees it: Excel row, column letter, header as written."""
 
     def __init__(self, frame: pd.DataFrame, layout: Layout, file_name: str, sheet: str) -> None:
-        self.frame, self.kind, self.file, self.sheet = frame, layout.kind, file_name, sheet
+        self.kind, self.file, self.sheet = layout.kind, file_name, sheet
         self.letters = {f.name: column_letter(f.index) for f in layout.fields}
         self.headers = {f.name: f.header for f in layout.fields}
+        # Excel row by index label, looked up once: per-cell frame access is slow on large sheets.
+        self.rows = dict(zip(frame.index.tolist(), frame[ROW].tolist(), strict=True))
 
     def problem(self, index: int, column: str, code: str, value: object, detail: str = "") -> Problem:
         text = "" if value is None or (not isinstance(value, str) and pd.isna(value)) else value
         if self.kind.col(column).type == "money" and text != "":
             text = fmt_yuan(int(text))  # type: ignore[arg-type]
         return problem(
-            self.file,
-            code,
-            sheet=self.sheet,
-            row=int(self.frame.at[index, ROW]),
-            column=self.letters.get(column, ""),
-            header=self.headers.get(column, self.kind.col(column).label),
-            value=text,
-            detail=detail,
+            self.file, code, sheet=self.sheet, row=int(self.rows[index]), column=self.letters.get(column, ""),
+            header=self.headers.get(column, self.kind.col(column).label), value=text, detail=detail,
         )
 
 
 def _future_dates(frame: pd.DataFrame, kind: LedgerKind, where: _Where, today: date) -> list[Problem]:
     if "date" not in frame.columns or kind.name == "targets":
         return []
-    future = (frame["date"] > pd.Timestamp(today)).fillna(False)
-    return [
-        where.problem(i, "date", "future-date", frame.at[i, "date"].date().isoformat())
-        for i in frame.index[future.to_numpy()]
-    ]
+    future = frame[(frame["date"] > pd.Timestamp(today)).fillna(False).to_numpy()]
+    days = future["date"].dt.strftime("%Y-%m-%d").tolist()
+    return [where.problem(i, "date", "future-date", d) for i, d in zip(future.index.tolist(), days, strict=True)]
 
 
 def _amount_mismatch(frame: pd.DataFrame, kind: LedgerKind, where: _Where) -> list[Problem]:
     if not kind.has("quantity") or not kind.has("unit_price"):
         return []
     expected = (frame["quantity"] * frame["unit_price"] * 100).round()
-    bad = ((expected - frame["amount"].astype("Float64")).abs() > 100).fillna(False)
+    bad = ((expected - frame["amount"].astype("Float64")).abs() > 100).fillna(False).to_numpy()
+    rows = frame.loc[bad, ["amount", "quantity", "unit_price"]].assign(expected=expected[bad])
     return [
-        where.problem(
-            i,
-            "amount",
-            "amount-mismatch",
-            frame.at[i, "amount"],
-            detail=f"{frame.at[i, 'quantity']:g} × {frame.at[i, 'unit_price']:g} = {fmt_yuan(int(expected[i]))}",
+        where.problem(i, "amount", "amount-mismatch", amount, detail=f"{q:g} × {u:g} = {fmt_yuan(int(e))}")
+        for i, amount, q, u, e in zip(
+            rows.index.tolist(), rows["amount"].tolist(), rows["quantity"].tolist(), rows["unit_price"].tolist(),
+            rows["expected"].tolist(), strict=True,
         )
-        for i in frame.index[bad.to_numpy()]
     ]
 
 

@@ -1,0 +1,197 @@
+"""客户对账单/<客户名称>_<YYYY-MM>.xlsx: one statement per customer with activity in the period or a balance."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline import reconcile as rc
+from pipeline.aging import HEADERS, aging_detail
+from pipeline.config import Settings
+from pipeline.model import Period, Reconciled
+from pipeline.reports.reconciliation import columns
+from pipeline.reports.workbook import Block, write_document
+
+FOLDER = "客户对账单"
+OPENING, CLOSING = "期初余额", "期末余额"
+STATEMENT_HEADERS = {**HEADERS, "date": "日期", "event": "摘要", "balance": "余额", "amount": "预收款"}
+LINE_COLUMNS = ("date", "event", "doc_no", "contract_no", "delivered", "invoiced", "paid", "balance")
+OPEN_COLUMNS = ("contract_no", "doc_no", "basis_date", "due_date", "original", "outstanding", "age_days",
+                "overdue_days", "bucket")  # fmt: skip
+ADVANCE_COLUMNS = ("contract_no", "date", "doc_no", "amount")
+_BAD_FILE_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
+_RESERVED_FILE_NAMES = frozenset(
+    {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+)
+MAX_NAME = 80  # characters of the customer name kept in a file name
+
+
+def statement_lines(reconciled: Reconciled, settings: Settings) -> pd.DataFrame:
+    """Every customer's statement rows: 期初余额, the period's documents in date order with running balance, 期末余额.
+
+    The balance moves with the receivable events of `aging.basis` and with payments, exactly as allocation
+    does, so 期末余额 = Σ open items − Σ advances of the customer.
+    """
+    p = reconciled.period
+    start, as_of = pd.Timestamp(p.start), pd.Timestamp(p.as_of)
+    docs = _documents(reconciled, settings.aging.basis)
+    before = docs["date"] < start
+    opening = docs[before].groupby("customer")["move"].sum().astype("int64")
+    rows = docs[~before].sort_values(["customer", "date", "_order", "doc_no", *rc.LOCATION])
+    customers = _statement_customers(reconciled, opening, rows)
+    opening = opening.reindex(customers, fill_value=0)
+    rows = rows[rows["customer"].isin(customers)]
+    rows = rows.assign(
+        balance=rows["customer"].map(opening).astype("Int64") + rows.groupby("customer")["move"].cumsum()
+    )
+    closing = opening.add(rows.groupby("customer")["move"].sum(), fill_value=0)
+    lines = pd.concat([_edge(opening, start, OPENING, 0), rows, _edge(closing, as_of, CLOSING, 2)])
+    lines = lines.assign(_edge=lines["_edge"].fillna(1)).sort_values(["customer", "_edge"], kind="stable")
+    return (
+        lines.reindex(columns=["customer", *LINE_COLUMNS]).astype({"balance": "Int64"}).reset_index(drop=True)
+    )
+
+
+def _documents(reconciled: Reconciled, basis: str) -> pd.DataFrame:
+    """Deliveries, invoices and payments ≤ as_of: the column their amount shows in and how it moves the balance."""
+    r = reconciled
+    docs = rc.activity_rows(r.deliveries, r.invoices, r.payments, pd.Timestamp(r.period.as_of))
+    shown = docs["event"].map(SHOWN_IN).astype("str")
+    moving = "invoiced" if basis == "invoice" else "delivered"
+    move = np.select([shown == moving, shown == "paid"], [docs["amount"], -docs["amount"]], 0)
+    docs = docs.assign(
+        move=move.astype(np.int64), _order=shown.map({"delivered": 0, "invoiced": 1, "paid": 2})
+    )
+    return docs.assign(
+        **{col: docs["amount"].where(shown == col) for col in ("delivered", "invoiced", "paid")}
+    )
+
+
+SHOWN_IN = {
+    rc.DELIVERY: "delivered",
+    rc.RETURN: "delivered",
+    rc.INVOICE: "invoiced",
+    rc.RED_INVOICE: "invoiced",
+    rc.PAYMENT: "paid",
+    rc.REFUND: "paid",
+}
+
+
+def _statement_customers(reconciled: Reconciled, opening: pd.Series, rows: pd.DataFrame) -> pd.Index:
+    """Customers with a document in the period, a non-zero opening balance, an open item or an advance."""
+    names = [
+        rows["customer"],
+        pd.Series(opening[opening != 0].index),
+        reconciled.open_items["customer"],
+        reconciled.advances["customer"],
+    ]
+    return pd.Index(pd.concat(names, ignore_index=True).dropna().unique()).sort_values()
+
+
+def _edge(balance: pd.Series, day: pd.Timestamp, label: str, edge: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer": balance.index.astype("str"),
+            "date": pd.Series(day, index=range(len(balance))).astype("datetime64[s]"),
+            "event": label,
+            "balance": balance.to_numpy(dtype=np.int64),
+            "_edge": edge,
+        }
+    )
+
+
+def safe_file_name(name: str) -> str:
+    """A customer name usable as a file name on Windows, macOS and Linux (text kept where it can be)."""
+    clean = _BAD_FILE_CHARS.sub("_", name).strip().strip(".").strip()[:MAX_NAME] or "客户"
+    return "_" + clean if clean.split(".")[0].upper() in _RESERVED_FILE_NAMES else clean
+
+
+def _unique_names(customers: list[str]) -> dict[str, str]:
+    """customer → file stem; names that sanitise alike get (2), (3) … in customer order."""
+    out: dict[str, str] = {}
+    seen: dict[str, int] = {}
+    for customer in customers:
+        stem = safe_file_name(customer)
+        key = stem.lower()
+        seen[key] = seen.get(key, 0) + 1
+        out[customer] = stem if seen[key] == 1 else f"{stem}({seen[key]})"
+    return out
+
+
+def statement_blocks(
+    customer: str,
+    lines: pd.DataFrame,
+    items: pd.DataFrame,
+    advances: pd.DataFrame,
+    company: str,
+    period: Period,
+) -> list[Block]:
+    """The blocks of one customer's statement, top to bottom."""
+    headers = STATEMENT_HEADERS
+    as_of = f"{period.as_of:%Y-%m-%d}"
+    blocks = [
+        Block(
+            (company, "客户对账单", f"客户名称：{customer}", f"对账期间：{period.start:%Y-%m-%d} 至 {as_of}"),
+            heading=True,
+        ),
+        Block(
+            ("往来明细（金额单位：元；余额为正表示贵方尚欠我方款项，为负表示我方预收贵方款项）",),
+            lines,
+            columns(LINE_COLUMNS, headers),
+        ),
+        Block(
+            (f"未结清款项及账龄（截至 {as_of}）",) + (() if len(items) else ("无",)),
+            items if len(items) else None,
+            columns(OPEN_COLUMNS, headers),
+        ),
+    ]
+    if len(advances):
+        blocks.append(Block(("预收款",), advances, columns(ADVANCE_COLUMNS, headers)))
+    blocks.append(
+        Block(
+            (
+                f"以上为截至 {as_of} 贵我双方的往来余额，如无异议请签字盖章后回传；如有不符，请注明差异金额及原因。",
+                "",
+                "客户确认（盖章）：____________________　　日期：______年____月____日",
+                "",
+                f"{company}（盖章）：____________________　　日期：______年____月____日",
+            )
+        )
+    )
+    return blocks
+
+
+def write_statements(
+    reconciled: Reconciled,
+    settings: Settings,
+    outdir: Path,
+    *,
+    warnings: list[str] | None = None,
+) -> list[Path]:
+    """Write 客户对账单/<客户名称>_<YYYY-MM>.xlsx for every customer with activity or a balance."""
+    period = reconciled.period
+    lines = statement_lines(reconciled, settings)
+    items = aging_detail(reconciled.open_items, settings, pd.Timestamp(period.as_of))
+    by_customer = {k: g for k, g in items.groupby("customer")}
+    adv = {k: g for k, g in reconciled.advances.groupby("customer")}
+    names = _unique_names(list(lines["customer"].drop_duplicates()))
+    folder = Path(outdir) / FOLDER
+    paths = []
+    for customer, rows in lines.groupby("customer", sort=True):
+        path = folder / f"{names[str(customer)]}_{period.label}.xlsx"
+        blocks = statement_blocks(
+            str(customer),
+            rows,
+            by_customer.get(customer, items.iloc[:0]),
+            adv.get(customer, reconciled.advances.iloc[:0]),
+            settings.company.name,
+            period,
+        )
+        found = write_document(path, "对账单", blocks)
+        if warnings is not None:
+            warnings.extend(found)
+        paths.append(path)
+    return paths
