@@ -27,6 +27,7 @@ _CN_MONTHS = {f"{n}月": i + 1 for i, n in enumerate("一二三四五六七八�
 YEAR_IN_TEXT = re.compile(r"(20\d\d)\s*年?")
 
 
+@lru_cache(maxsize=4096)
 def normalise_header(value: object) -> tuple[str, int]:
     """Header text → (matching key, power of ten its amounts are in: 4 for 万元, else 0)."""
     text = unicodedata.normalize("NFKC", str(value)).translate(_TRAD).lower()

@@ -35,6 +35,7 @@ NULL_MARKERS = frozenset(
     }
 )
 TOTAL_LABEL = re.compile(r"^(合计|总计|小计|本月合计|本期合计|本年累计|累计|本月小计|总合计)")
+TOTAL_FIRST_CHARS = frozenset("合总小本累")
 INSTRUCTION = re.compile(r"^(填写说明|填表说明|说明[:：]|注[:：]|示例|例[:：]|请按|填写要求)")
 ID_COLUMNS = frozenset(
     {"contract_no", "delivery_no", "invoice_no", "invoice_code", "voucher_no", "customer_code", "phone"}
@@ -142,9 +143,12 @@ def _total_labels(text: pd.DataFrame) -> pd.Series:
     """The 合计/小计 label of each row found in its first six cells, else NA."""
     label = pd.Series(pd.NA, index=text.index, dtype="object")
     for c in list(text.columns)[:6]:
-        squeezed = text[c].str.replace(r"\s+", "", regex=True)
-        hit = squeezed.str.match(TOTAL_LABEL.pattern) & label.isna()
-        label[hit] = squeezed[hit]
+        # Only cells that can start a label go through the regex (a few per sheet).
+        maybe = text[c][text[c].str[:1].isin(TOTAL_FIRST_CHARS)]
+        squeezed = maybe.str.replace(r"\s+", "", regex=True)
+        hit = squeezed[squeezed.str.match(TOTAL_LABEL.pattern)]
+        hit = hit[label[hit.index].isna()]
+        label[hit.index] = hit
     return label
 
 
@@ -198,8 +202,8 @@ def _at(row: list[object], i: int) -> object:
 
 
 def _is_null(s: pd.Series) -> pd.Series:
-    as_text = s.map(lambda v: v.strip() if isinstance(v, str) else v)
-    return s.isna() | (as_text == "") | as_text.isin(NULL_MARKERS)
+    text = s.astype("str").str.strip()
+    return s.isna() | text.isna() | (text == "") | text.isin(NULL_MARKERS)
 
 
 def _split_types(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -467,44 +471,36 @@ def _positions(body: Body) -> dict[int, list[int]]:
     return out
 
 
-def check_totals(
-    body: Body, frame: pd.DataFrame, layout: Layout, file_name: str, sheet: str
-) -> list[Problem]:
+def check_totals(body: Body, frame: pd.DataFrame, layout: Layout, file_name: str, sheet: str) -> list[Problem]:
     """Compare each 合计/小计 row with the rows it covers; a mismatch is a warning."""
-    money = [f for f in layout.fields if layout.kind.col(f.name).type == "money"]
-    problems: list[Problem] = []
+    totals = [t for t in body.totals if not t[1].startswith(("累计", "本年累计"))]
+    if not totals:
+        return []
+    rows = frame[ROW].to_numpy()
+    covered = []
     previous_sub = 0
-    rows = frame[ROW]
-    for excel_row, label, values in body.totals:
-        if label.startswith(("累计", "本年累计")):
-            continue
+    for excel_row, label, _ in totals:
         if label.startswith(("小计", "本月", "本期")):
-            covered = (rows > previous_sub) & (rows < excel_row)
+            mask = (rows > previous_sub) & (rows < excel_row)
             previous_sub = excel_row
         else:
-            covered = rows < excel_row
-            if not covered.any():
-                covered = rows > excel_row
-        if not covered.any():
-            continue
-        for f in money:
-            stated, bad = to_fen(pd.Series([values[f.name]], dtype=object), f.scale)
-            if bad.iloc[0] or pd.isna(stated.iloc[0]):
+            mask = rows < excel_row
+            if not mask.any():
+                mask = rows > excel_row  # a 合计 row above the data
+        covered.append(mask)
+    problems: list[Problem] = []
+    for f in (f for f in layout.fields if layout.kind.col(f.name).type == "money"):
+        stated, bad = to_fen(pd.Series([t[2][f.name] for t in totals], dtype=object), f.scale)
+        amounts = frame[f.name].fillna(0).to_numpy(dtype="int64")
+        for (excel_row, _, _), mask, value, is_bad in zip(totals, covered, stated, bad, strict=True):
+            if is_bad or pd.isna(value) or not mask.any():
                 continue
-            actual = int(frame.loc[covered, f.name].fillna(0).sum())
-            if abs(int(stated.iloc[0]) - actual) > 1:
-                problems.append(
-                    problem(
-                        file_name,
-                        "total-row-mismatch",
-                        sheet=sheet,
-                        row=excel_row,
-                        column=column_letter(f.index),
-                        header=f.header,
-                        value=fmt_yuan(int(stated.iloc[0])),
-                        detail=fmt_yuan(actual),
-                    )
-                )
+            actual = int(amounts[mask].sum())
+            if abs(int(value) - actual) > 1:
+                problems.append(problem(
+                    file_name, "total-row-mismatch", sheet=sheet, row=excel_row, column=column_letter(f.index),
+                    header=f.header, value=fmt_yuan(int(value)), detail=fmt_yuan(actual),
+                ))
     return problems
 
 
