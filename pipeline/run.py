@@ -18,7 +18,7 @@ from pipeline import __version__
 from pipeline.aging import AgingTables, age_receivables
 from pipeline.config import Settings, load_settings
 from pipeline.inbox import Seen, move_unique, scan_inbox, settled
-from pipeline.ingest import FileResult, file_digest, ingest_file
+from pipeline.ingest import FileResult, file_digest
 from pipeline.lock import WorkspaceLock
 from pipeline.model import Ledgers, Period, Reconciled
 from pipeline.names import merge_customer_names
@@ -28,6 +28,7 @@ from pipeline.reconcile import reconcile
 from pipeline.scoring import Assessment, assess
 from pipeline.stats import MonthlyStats, compute_stats
 from pipeline.store import FileRecord, SheetRecord, Store, store_path
+from pipeline.workers import Job, parse_files
 
 RUN_JSON = "run.json"
 
@@ -90,23 +91,35 @@ class Intake:
     earlier: str = ""  # for a duplicate: the name it was taken in under
 
 
-def take_in(
-    store: Store, seen: Seen, inbox: Path, settings: Settings, today: date, pending: Pending
-) -> Intake:
-    """Parse one file (unless its bytes are already in the store) and store it in one transaction."""
-    name = str(seen.path.relative_to(inbox))
+@dataclass
+class Triage:
+    """An inbox file before parsing: what the store already knows about its bytes."""
+
+    seen: Seen
+    name: str
+    digest: tuple[str, int]
+    earlier: FileRecord | None
+    resume: bool  # taken in by a run that died before filing it: parse for problems, store nothing
+
+
+def triage(store: Store, seen: Seen, inbox: Path, pending: Pending) -> Triage:
     digest = file_digest(seen.path)
     earlier = store.has_file(digest[0])
-    if earlier is not None and digest[0] in pending.shas:
-        # Taken in by a run that died before filing it: read it again for its problem list, store nothing.
-        result = ingest_file(seen.path, settings, today, name=name, digest=digest)
-        return Intake(seen.path, name, "accepted", result, earlier, list(result.problems))
-    if earlier is not None:
-        # Same bytes as a file already taken in: recognised before parsing, not read again.
-        note = problem(name, "duplicate-file", detail=earlier.name)
-        return Intake(seen.path, name, "duplicate", problems=[note], earlier=earlier.name)
-    result = ingest_file(seen.path, settings, today, name=name, digest=digest)
-    return _store_result(store, seen, result, pending)
+    resume = earlier is not None and digest[0] in pending.shas
+    return Triage(seen, str(seen.path.relative_to(inbox)), digest, earlier, resume)
+
+
+def duplicate(t: Triage) -> Intake:
+    """Same bytes as a file already taken in: recognised before parsing, not read again."""
+    assert t.earlier is not None
+    note = problem(t.name, "duplicate-file", detail=t.earlier.name)
+    return Intake(t.seen.path, t.name, "duplicate", problems=[note], earlier=t.earlier.name)
+
+
+def store_parsed(store: Store, t: Triage, result: FileResult, pending: Pending) -> Intake:
+    if t.resume:
+        return Intake(t.seen.path, t.name, "accepted", result, t.earlier, list(result.problems))
+    return _store_result(store, t.seen, result, pending)
 
 
 def _store_result(store: Store, seen: Seen, result: FileResult, pending: Pending) -> Intake:
@@ -331,12 +344,25 @@ def _take_all(
     pending: Pending,
     progress: ProgressFn | None,
 ) -> list[Intake]:
-    intakes = []
-    for n, seen in enumerate(ready, start=1):
+    """Parse new files in worker processes, then store them one by one in drop order (the later file wins)."""
+    files = [
+        triage(store, seen, inbox, pending) for seen in sorted(ready, key=lambda s: (s.mtime, str(s.path)))
+    ]
+    to_parse = [t for t in files if t.earlier is None or t.resume]
+    jobs = [Job(t.seen.path, t.name, t.digest) for t in to_parse]
+    parsed: dict[str, FileResult] = {}
+    order = iter(to_parse)
+    nxt = next(order, None)
+    intakes: dict[str, Intake] = {}
+    for n, result in enumerate(parse_files(jobs, settings, today), start=1):
         if progress:
-            progress(seen.path.name, n, len(ready))
-        intakes.append(take_in(store, seen, inbox, settings, today, pending))
-    return intakes
+            progress(result.name, n, len(jobs))
+        parsed[result.name] = result
+        # Store in drop order as soon as the next file in that order is parsed; keep the rest waiting.
+        while nxt is not None and nxt.name in parsed:
+            intakes[nxt.name] = store_parsed(store, nxt, parsed.pop(nxt.name), pending)
+            nxt = next(order, None)
+    return [intakes[t.name] if t.name in intakes else duplicate(t) for t in files]
 
 
 def _report(
