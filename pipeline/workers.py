@@ -47,11 +47,25 @@ def _serve(conn: Connection, settings: Settings, today: date) -> None:
         if job is None:
             return
         try:
+            _fault(job.name)
             conn.send(("ok", ingest_file(job.path, settings, today, name=job.name, digest=job.digest)))
         except MemoryError:
             conn.send(("memory", ""))
         except Exception:  # noqa: BLE001 — a reader bug on one file must not stop the run
             conn.send(("error", traceback.format_exc(limit=3)))
+
+
+def _fault(name: str) -> None:
+    """Test seam: TAIZHANG_FAULT=<crash|hang|memory>:<file name> makes this worker misbehave on that file."""
+    kind, _, target = os.environ.get("TAIZHANG_FAULT", "").partition(":")
+    if target != name:
+        return
+    if kind == "crash":
+        os.abort()
+    if kind == "hang":
+        time.sleep(3600)
+    if kind == "memory":
+        bytearray(1 << 40)
 
 
 class _Worker:

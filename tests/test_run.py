@@ -251,3 +251,23 @@ def test_unwritable_outbox_gives_clear_message_and_keeps_inbox(tmp_path: Path) -
     assert contract_amounts(ws) == {"HT-1": 10000000, "HT-2": 5000000}
     problems = sheet_rows(ws / "outbox" / PERIOD / f"问题清单_{PERIOD}.xlsx", "问题清单")
     assert problems == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "code"), [("crash", "reader-crashed"), ("hang", "read-timeout"), ("memory", "file-too-large")]
+)
+def test_reader_crash_hang_or_memory_blowup_costs_only_that_file(tmp_path: Path, fault: str, code: str) -> None:
+    ws = workspace(tmp_path)
+    config = ws / "taizhang.toml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("parse_timeout_seconds = 300", "parse_timeout_seconds = 3"), encoding="utf-8")
+    drop(ws, "合同台账.xlsx", SEPTEMBER)
+    drop(ws, "坏的台账.xlsx", [OCTOBER[2]])
+    done = cli(ws, "run", "--period", PERIOD, env={"TAIZHANG_FAULT": f"{fault}:坏的台账.xlsx"})
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert contract_amounts(ws) == {"HT-1": 10000000, "HT-2": 5000000}
+    assert [p.name for p in (ws / "quarantine").rglob("*.xlsx")] == ["坏的台账.xlsx"]
+    note = next((ws / "quarantine").rglob("*.问题.txt")).read_text(encoding="utf-8-sig")
+    assert "坏的台账.xlsx" in note
+    problems = sheet_rows(ws / "outbox" / PERIOD / f"问题清单_{PERIOD}.xlsx", "问题清单")
+    assert [(p["文件"], p["代码"]) for p in problems] == [("坏的台账.xlsx", code)]
