@@ -32,6 +32,19 @@ class InboxScan:
     skipped: list[tuple[Path, str]] = field(default_factory=list)  # (path, zh reason)
 
 
+def display_name(name: str) -> str:
+    """A readable file name: bytes that were not UTF-8 (a GBK name from a Windows share) decoded as GB18030."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        raw = os.fsencode(name)
+        try:
+            return raw.decode("gb18030")
+        except UnicodeDecodeError:
+            return raw.decode("utf-8", errors="replace")
+
+
 def junk_reason(name: str) -> str | None:
     for pattern in JUNK_PATTERNS:
         if fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatch(name.lower(), pattern.lower()):

@@ -17,7 +17,7 @@ import pandas as pd
 from pipeline import __version__
 from pipeline.aging import AgingTables, age_receivables
 from pipeline.config import Settings, load_settings
-from pipeline.inbox import Seen, move_unique, scan_inbox, settled
+from pipeline.inbox import Seen, display_name, move_unique, scan_inbox, settled
 from pipeline.ingest import FileResult, file_digest
 from pipeline.lock import WorkspaceLock
 from pipeline.model import Ledgers, Period, Reconciled
@@ -106,7 +106,7 @@ def triage(store: Store, seen: Seen, inbox: Path, pending: Pending) -> Triage:
     digest = file_digest(seen.path)
     earlier = store.has_file(digest[0])
     resume = earlier is not None and digest[0] in pending.shas
-    return Triage(seen, str(seen.path.relative_to(inbox)), digest, earlier, resume)
+    return Triage(seen, display_name(str(seen.path.relative_to(inbox))), digest, earlier, resume)
 
 
 def duplicate(t: Triage) -> Intake:
