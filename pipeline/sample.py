@@ -1252,12 +1252,17 @@ def _wide_target_sheet(name: str, title: str, targets: dict[str, list[int]]) -> 
 
 def _targets_book(rng: random.Random, company: _Company) -> list[Sheet]:
     year = company.year
-    last_year: dict[str, int] = defaultdict(int)
+    # Targets a sales manager would set: this year's pace over a full year, some stretched, some soft.
+    this_year: dict[str, int] = defaultdict(int)
     for ln in company.lines:
-        if ln.signed.year == year - 1 and ln.status not in _VOID:
-            last_year[ln.customer.salesperson] += ln.amount // 100
+        if ln.signed.year == year and ln.status not in _VOID:
+            this_year[ln.customer.salesperson] += ln.amount // 100
     team = [sp for members in _TEAM.values() for sp in members]
-    sales = {sp: _monthly_targets(max(last_year[sp], 2_000_000) * 115 // 100) for sp in team}
+    months = max(company.cutoff.month - 1, 1)
+    sales = {
+        sp: _monthly_targets(max(this_year[sp], 2_000_000) * 12 // months * rng.randint(90, 125) // 100)
+        for sp in team
+    }
     collect = {sp: [round(v * 0.9 / 10_000) * 10_000 for v in months] for sp, months in sales.items()}
     new_header: Row = ["业务员", "年度", "新客户目标"]
     new_body: list[Row] = [[sp, year, rng.randint(1, 3)] for sp in team]
