@@ -15,7 +15,7 @@ from pipeline.problems import Problem, problem
 from schemas import FILE, LEDGER_KINDS, ROW, SHEET
 
 VOID_STATUSES = frozenset({"作废", "已作废", "已解除", "解除"})
-FINANCE_SIDE = "财务"
+FINANCE_SIDE, SALES_SIDE = "财务", "销售"
 RETURN_MARK = "退"
 RED_MARK = "红"
 # 付款方式 / 备注 text that makes a payment ahead of delivery legitimate (全额预收 … 款到发货).
@@ -112,7 +112,7 @@ def reconcile(ledgers: Ledgers, settings: Settings, period: Period) -> Reconcile
         _with_customer_info(open_items, customers),
         _with_customer_info(advances, customers),
     )
-    execution = contract_execution(contracts, deliveries, invoices, allocations, open_items, advances, as_of)
+    execution = contract_execution(contracts, activity, allocations, open_items, advances, as_of)
     facts = Facts(contracts, activity, events, deliveries, invoices, all_payments, settings, as_of)
     problems = owners.problems + unknown_customers(customers, contracts, deliveries, invoices, payments)
     return Reconciled(
@@ -160,8 +160,7 @@ def _signed(frame: pd.DataFrame, type_col: str, mark: str) -> pd.DataFrame:
     """Returns and red invoices as negative amounts, whichever way the ledger wrote them."""
     marked = frame[type_col].str.contains(mark, regex=False).fillna(False).astype(bool)
     negative = (frame["amount"] < 0).fillna(False).astype(bool) | marked
-    frame = frame.assign(amount=frame["amount"].abs().where(~negative, -frame["amount"].abs()))
-    return frame.assign(is_credit=negative.astype(bool))
+    return frame.assign(amount=frame["amount"].abs().where(~negative, -frame["amount"].abs()))
 
 
 def customer_table(customers: pd.DataFrame) -> pd.DataFrame:
@@ -260,7 +259,7 @@ def match_payments(
     payments: pd.DataFrame, settings: Settings, as_of: pd.Timestamp
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Match finance-side and sales-side payments one to one; return (账账核对 rows, the payments that count)."""
-    finance = payments["source"].astype("str").str.strip().eq(FINANCE_SIDE).fillna(False).astype(bool)
+    finance = finance_side(payments)
     fin, sales = payments[finance], payments[~finance]
     if fin.empty or sales.empty:
         return _matching_frame(pd.DataFrame()), payments.assign(side=_side_label(fin, sales))
@@ -271,8 +270,13 @@ def match_payments(
     return matching[shown].reset_index(drop=True), counted
 
 
+def finance_side(payments: pd.DataFrame) -> pd.Series:
+    """Rows whose 来源 is 财务; anything else (销售, blank) is the sales side."""
+    return payments["source"].astype("str").str.strip().eq(FINANCE_SIDE).fillna(False).astype(bool)
+
+
 def _side_label(fin: pd.DataFrame, sales: pd.DataFrame) -> str:
-    return FINANCE_SIDE if sales.empty and not fin.empty else "销售"
+    return FINANCE_SIDE if sales.empty and not fin.empty else SALES_SIDE
 
 
 def match_pairs(fin: pd.DataFrame, sales: pd.DataFrame, tolerance: int) -> pd.DataFrame:
@@ -320,7 +324,7 @@ def _counted_payments(
     if authority in ("finance", "union"):
         parts.append(fin.drop(index=pairs["fin"]).assign(side=FINANCE_SIDE))
     if authority in ("sales", "union"):
-        parts.append(sales.drop(index=pairs["sales"]).assign(side="销售"))
+        parts.append(sales.drop(index=pairs["sales"]).assign(side=SALES_SIDE))
     return pd.concat(parts, ignore_index=True)
 
 
@@ -681,7 +685,7 @@ def _allocation_rows(
 
 ALLOCATION_COLUMNS = (
     "credit_date", "customer", "credit_amount", "contract_no", "to_contract", "to_doc", "allocated", "method",
-    "event", "salesperson", *LOCATION,
+    *LOCATION, "event", "salesperson",
 )  # fmt: skip
 
 
@@ -690,8 +694,7 @@ ALLOCATION_COLUMNS = (
 
 def contract_execution(
     contracts: pd.DataFrame,
-    deliveries: pd.DataFrame,
-    invoices: pd.DataFrame,
+    activity: pd.DataFrame,
     allocations: pd.DataFrame,
     open_items: pd.DataFrame,
     advances: pd.DataFrame,
@@ -700,9 +703,11 @@ def contract_execution(
     """合同执行 per contract signed ≤ as_of; a 作废/已解除 contract keeps its money flows but not its amount."""
     c = contracts[contracts["date"] <= as_of].set_index("contract_no")
     paid = allocations[allocations["event"] == PAYMENT]
+    shipped = activity.loc[activity["event"].isin((DELIVERY, RETURN)), ["contract_no", "amount"]]
+    billed = activity.loc[activity["event"].isin((INVOICE, RED_INVOICE)), ["contract_no", "amount"]]
     sums = {
-        "delivered": _sum_by(deliveries[deliveries["date"] <= as_of], "contract_no", "amount"),
-        "invoiced": _sum_by(invoices[invoices["date"] <= as_of], "contract_no", "amount"),
+        "delivered": _sum_by(shipped, "contract_no", "amount"),
+        "invoiced": _sum_by(billed, "contract_no", "amount"),
         "paid": _sum_by(paid, "to_contract", "allocated"),
         "receivable": _sum_by(open_items, "contract_no", "outstanding"),
         "advance": _sum_by(advances.dropna(subset=["contract_no"]), "contract_no", "amount"),
@@ -797,6 +802,8 @@ def located(rows: pd.DataFrame, kind: str, amount: pd.Series, detail: pd.Series)
 def yuan(fen: pd.Series) -> pd.Series:
     """Money for messages, vectorised integer arithmetic: 123456789 → '1,234,567.89'."""
     value = fen.astype("Int64")
+    if value.empty:
+        return value.astype("str")
     whole, cents = value.abs() // 100, (value.abs() % 100).astype("str").str.zfill(2)
     text, step = pd.Series("", index=value.index, dtype="str"), 1
     while True:  # one pass per group of three digits, low to high; a group below a higher one is padded
@@ -879,31 +886,28 @@ def check_overpayment(f: Facts) -> pd.DataFrame:
     """Payments beyond all the customer ever owed (≤ as_of), unless a 预收 contract allows for them."""
     ev = f.events
     owed = ev[ev["event"] != PAYMENT].groupby("_cust")["amount"].sum()
-    c = f.contracts[~f.contracts["void"] & f.contracts["prepay"] & (f.contracts["date"] <= f.as_of)]
-    billed = ev[ev["amount"] > 0].groupby("contract_no")["amount"].sum()
-    allowance = (
-        (c["amount"] - _number(c["contract_no"], billed).fillna(0)).clip(lower=0).groupby(c["customer"]).sum()
-    )
     pay = ev[ev["event"] == PAYMENT]  # in event order
-    pay = pay.assign(amount=-pay["amount"])
-    paid = pay["amount"].to_numpy(dtype=np.int64)
-    end = pay["amount"].groupby(pay["_cust"]).cumsum().to_numpy(dtype=np.int64)
-    limit = owed.reindex(pay["_cust"]).fillna(0).to_numpy(dtype=np.int64)
-    cap = limit + _per_code(pay, "_cust", "customer", allowance.astype("Int64")).fillna(0).to_numpy(
-        dtype=np.int64
-    )
+    paid = -pay["amount"].to_numpy(dtype=np.int64)
+    end = pd.Series(paid, index=pay.index).groupby(pay["_cust"]).cumsum().to_numpy(dtype=np.int64)
+    cap = owed.reindex(pay["_cust"]).fillna(0).to_numpy(dtype=np.int64) + _prepaid(f, pay)
     excess = pd.Series(np.clip(end - np.maximum(end - paid, cap), 0, None), index=pay.index)
-    hit = excess > 0
-    rows = pay[hit].assign(_cap=cap[hit.to_numpy()], _end=end[hit.to_numpy()])
-    detail = (
-        "客户累计应收 "
-        + yuan(rows["_cap"])
-        + "，累计回款 "
-        + yuan(rows["_end"])
-        + "，多收 "
-        + yuan(excess[hit])
+    hit = (excess > 0).to_numpy()
+    rows, excess = pay[hit], excess[hit]
+    owed_text, paid_text = (
+        yuan(pd.Series(cap[hit], index=rows.index)),
+        yuan(pd.Series(end[hit], index=rows.index)),
     )
-    return located(rows, "超额回款", excess[hit], detail)
+    detail = "客户累计应收 " + owed_text + "，累计回款 " + paid_text + "，多收 " + yuan(excess)
+    return located(rows, "超额回款", excess, detail)
+
+
+def _prepaid(f: Facts, pay: pd.DataFrame) -> np.ndarray:
+    """Per payment row: what the customer's 预收 contracts (付款方式 says so) still allow to be paid ahead."""
+    c = f.contracts[~f.contracts["void"] & f.contracts["prepay"] & (f.contracts["date"] <= f.as_of)]
+    billed = f.events[f.events["amount"] > 0].groupby("contract_no")["amount"].sum()
+    ahead = (c["amount"] - _number(c["contract_no"], billed).fillna(0)).clip(lower=0)
+    allowance = ahead.groupby(c["customer"]).sum().astype("Int64")
+    return _per_code(pay, "_cust", "customer", allowance).fillna(0).to_numpy(dtype=np.int64)
 
 
 DUPLICATE_KEYS: dict[str, tuple[str, ...]] = {
@@ -916,8 +920,8 @@ CONTENT = ["date", "customer", "amount", "contract_no"]
 
 def check_duplicates(f: Facts) -> pd.DataFrame:
     """The same document (natural key) in two files with different content: every copy is listed."""
-    finance = f.all_payments["source"].astype("str").str.strip().eq(FINANCE_SIDE).fillna(False)
-    payments = f.all_payments.assign(side=finance.map({True: FINANCE_SIDE, False: "销售"}).astype("str"))
+    side = pd.Series(np.where(finance_side(f.all_payments), FINANCE_SIDE, SALES_SIDE), dtype="str")
+    payments = f.all_payments.assign(side=side.to_numpy())
     frames = {"deliveries": f.deliveries, "invoices": f.invoices, "payments": payments}
     found = [_duplicates(frames[kind], key, f.as_of) for kind, key in DUPLICATE_KEYS.items()]
     return pd.concat(found, ignore_index=True)
@@ -927,6 +931,8 @@ def _duplicates(frame: pd.DataFrame, key: tuple[str, ...], as_of: pd.Timestamp) 
     doc = key[0] if key[0] != "side" else key[1]
     repeated = frame[list(key)].duplicated(keep=False)  # cheap filter first: most documents appear once
     rows = frame.loc[repeated & frame[doc].notna() & (frame["date"] <= as_of), [*key, *CONTENT, *LOCATION]]
+    if rows.empty:
+        return located(rows, "重复记录不一致", rows["amount"], rows[doc])
     group = rows.groupby(list(key), dropna=False)
     files = group[FILE].transform("nunique")
     variants = group[CONTENT].transform("nunique", dropna=False).max(axis=1)

@@ -11,43 +11,19 @@ import pandas as pd
 from pipeline.aging import HEADERS
 from pipeline.config import Settings
 from pipeline.model import Reconciled
-from pipeline.reconcile import EXCEPTION_COLUMNS, LOCATION, MATCH_COLUMNS
+from pipeline.reconcile import ALLOCATION_COLUMNS, EXCEPTION_COLUMNS, LOCATION, MATCH_COLUMNS
 from pipeline.reports.workbook import Column, ColumnKind, Intro, SheetData, columns_from, write_workbook
 
+MONEY = (
+    "contract_amount", "delivered", "invoiced", "paid", "undelivered", "receivable", "advance", "void_amount",
+    "credit_amount", "allocated", "amount", "sales_amount", "finance_amount", "original", "outstanding",
+    "provision", "unpaid", "overdue_amount", "net", "credit_limit", "over_limit", "balance",
+)  # fmt: skip
+DATES = ("sign_date", "credit_date", "sales_date", "finance_date", "basis_date", "due_date", "date")
 # How each code name is shown; a code not listed is text.
 KINDS: dict[str, ColumnKind] = {
-    **dict.fromkeys(
-        (
-            "contract_amount",
-            "delivered",
-            "invoiced",
-            "paid",
-            "undelivered",
-            "receivable",
-            "advance",
-            "void_amount",
-            "credit_amount",
-            "allocated",
-            "amount",
-            "sales_amount",
-            "finance_amount",
-            "original",
-            "outstanding",
-            "provision",
-            "unpaid",
-            "overdue_amount",
-            "net",
-            "credit_limit",
-            "over_limit",
-            "opening",
-            "movement",
-            "balance",
-        ),
-        "money",
-    ),  # fmt: skip
-    **dict.fromkeys(
-        ("sign_date", "credit_date", "sales_date", "finance_date", "basis_date", "due_date", "date"), "date"
-    ),
+    **dict.fromkeys(MONEY, "money"),
+    **dict.fromkeys(DATES, "date"),
     **dict.fromkeys(("delivery_rate", "payment_rate", "rate"), "rate"),
     **dict.fromkeys(("date_diff", "age_days", "overdue_days", "terms_days"), "days"),
     **dict.fromkeys((LOCATION[2], "sales_row"), "int"),
@@ -56,10 +32,6 @@ EXECUTION_COLUMNS = (
     "contract_no", "customer", "salesperson", "sign_date", "status", "contract_amount", "delivered", "invoiced",
     "paid", "undelivered", "receivable", "advance", "delivery_rate", "payment_rate", "exec_status",
     "void_amount", *LOCATION,
-)  # fmt: skip
-ALLOCATION_COLUMNS = (
-    "credit_date", "customer", "credit_amount", "contract_no", "to_contract", "to_doc", "allocated", "method",
-    *LOCATION, "event", "salesperson",
 )  # fmt: skip
 HOW_TO_READ = (
     "金额单位：元；比率保留一位小数。合计行为 SUBTOTAL 公式，随筛选变化。",
