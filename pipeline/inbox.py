@@ -84,7 +84,8 @@ def settled(
     recent = [f for f in files if now - f.mtime < settle_seconds]
     if recent:
         time.sleep(min(settle_seconds, 2.0))
-    ready, changing = [], []
+    ready: list[Seen] = []
+    changing: list[Seen] = []
     for f in files:
         try:
             st = f.path.stat()

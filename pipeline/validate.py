@@ -58,10 +58,16 @@ class _Where:
     def problem(self, index: int, column: str, code: str, value: object, detail: str = "") -> Problem:
         text = "" if value is None or (not isinstance(value, str) and pd.isna(value)) else value
         if self.kind.col(column).type == "money" and text != "":
-            text = fmt_yuan(int(text))  # type: ignore[arg-type]
+            text = fmt_yuan(int(text))  # type: ignore[call-overload]
         return problem(
-            self.file, code, sheet=self.sheet, row=int(self.rows[index]), column=self.letters.get(column, ""),
-            header=self.headers.get(column, self.kind.col(column).label), value=text, detail=detail,
+            self.file,
+            code,
+            sheet=self.sheet,
+            row=int(self.rows[index]),
+            column=self.letters.get(column, ""),
+            header=self.headers.get(column, self.kind.col(column).label),
+            value=text,
+            detail=detail,
         )
 
 
@@ -70,7 +76,9 @@ def _future_dates(frame: pd.DataFrame, kind: LedgerKind, where: _Where, today: d
         return []
     future = frame[(frame["date"] > pd.Timestamp(today)).fillna(False).to_numpy()]
     days = future["date"].dt.strftime("%Y-%m-%d").tolist()
-    return [where.problem(i, "date", "future-date", d) for i, d in zip(future.index.tolist(), days, strict=True)]
+    return [
+        where.problem(i, "date", "future-date", d) for i, d in zip(future.index.tolist(), days, strict=True)
+    ]
 
 
 def _amount_mismatch(frame: pd.DataFrame, kind: LedgerKind, where: _Where) -> list[Problem]:
@@ -82,8 +90,12 @@ def _amount_mismatch(frame: pd.DataFrame, kind: LedgerKind, where: _Where) -> li
     return [
         where.problem(i, "amount", "amount-mismatch", amount, detail=f"{q:g} × {u:g} = {fmt_yuan(int(e))}")
         for i, amount, q, u, e in zip(
-            rows.index.tolist(), rows["amount"].tolist(), rows["quantity"].tolist(), rows["unit_price"].tolist(),
-            rows["expected"].tolist(), strict=True,
+            rows.index.tolist(),
+            rows["amount"].tolist(),
+            rows["quantity"].tolist(),
+            rows["unit_price"].tolist(),
+            rows["expected"].tolist(),
+            strict=True,
         )
     ]
 

@@ -70,7 +70,7 @@ def _fault(name: str) -> None:
 
 class _Worker:
     def __init__(self, ctx: mp.context.BaseContext, settings: Settings, today: date) -> None:
-        self.conn, child = ctx.Pipe()  # type: ignore[attr-defined]
+        self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=_serve, args=(child, settings, today), daemon=True)  # type: ignore[attr-defined]
         self.proc.start()
         child.close()
@@ -143,7 +143,7 @@ def _collect(
         yield result
 
 
-def _outcome(w: _Worker, ready: list[object], timeout: float) -> FileResult | None:
+def _outcome(w: _Worker, ready: Sequence[object], timeout: float) -> FileResult | None:
     job = w.job
     assert job is not None
     if w.conn in ready:
@@ -152,7 +152,7 @@ def _outcome(w: _Worker, ready: list[object], timeout: float) -> FileResult | No
         except (EOFError, OSError):
             return _failed(job, "reader-crashed", "读取进程意外退出")
         if status == "ok":
-            return payload  # type: ignore[no-any-return]
+            return payload
         if status == "memory":
             return _failed(job, "file-too-large", "读取时内存超过上限（parse_memory_mb）")
         return _failed(job, "reader-crashed", payload.strip().splitlines()[-1][:200])

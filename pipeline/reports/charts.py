@@ -5,7 +5,7 @@ Values are plain numbers (yuan); every label is escaped here, so the template ma
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 
 PALETTE = ("#2f6fb0", "#e07b39", "#4a9d5b", "#c2453d", "#8064a2", "#3aa6b9", "#d4a72c", "#7f7f7f")
@@ -70,7 +70,7 @@ def _category_labels(categories: Sequence[str], step: float) -> list[str]:
     ]
 
 
-def bar_chart(categories: Sequence[str], series: dict[str, Sequence[float]], title: str) -> str:
+def bar_chart(categories: Sequence[str], series: Mapping[str, Sequence[float]], title: str) -> str:
     """Grouped columns: one group per category, one column per series."""
     top = _nice_max(max((v for vs in series.values() for v in vs), default=0))
     parts = _frame(top)
@@ -89,7 +89,7 @@ def bar_chart(categories: Sequence[str], series: dict[str, Sequence[float]], tit
     return f"<figure><figcaption>{escape(title)}</figcaption>{''.join(parts)}</figure>"
 
 
-def line_chart(categories: Sequence[str], series: dict[str, Sequence[float]], title: str) -> str:
+def line_chart(categories: Sequence[str], series: Mapping[str, Sequence[float]], title: str) -> str:
     top = _nice_max(max((v for vs in series.values() for v in vs), default=0))
     parts = _frame(top)
     step = (WIDTH - PAD_L - PAD_R) / max(len(categories), 1)
