@@ -271,3 +271,17 @@ def test_reader_crash_hang_or_memory_blowup_costs_only_that_file(tmp_path: Path,
     assert "坏的台账.xlsx" in note
     problems = sheet_rows(ws / "outbox" / PERIOD / f"问题清单_{PERIOD}.xlsx", "问题清单")
     assert [(p["文件"], p["代码"]) for p in problems] == [("坏的台账.xlsx", code)]
+
+
+def test_watch_runs_once_files_settle(tmp_path: Path) -> None:
+    from pipeline.watch import watch
+
+    ws = workspace(tmp_path)
+    config = ws / "taizhang.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace("settle_seconds = 0", "settle_seconds = 0.5"),
+                      encoding="utf-8")
+    drop(ws, "合同台账.xlsx", SEPTEMBER)
+    outcomes = []
+    assert watch(ws, lambda: outcomes.append(run(ws, PERIOD)) or 0, max_runs=1) == 0
+    assert [i.name for i in outcomes[0].intakes] == ["合同台账.xlsx"]
+    assert not (ws / "inbox" / "合同台账.xlsx").exists()
