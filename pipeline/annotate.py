@@ -52,14 +52,14 @@ def write_annotated(source: Path, display_name: str, problems: list[Problem], ou
 
 
 def _load_own_layout(source: Path) -> openpyxl.Workbook | None:
-    """The clerk's .xlsx/.xlsm itself, so every format, merge and width stays as they left it."""
+    """The clerk's .xlsx/.xlsm itself, so every format, merge and width stays as they left it (macros dropped)."""
     with source.open("rb") as fh:
         is_zip = fh.read(2) == b"PK"
     if not is_zip:
         return None
     try:
-        keep_vba = source.suffix.lower() == ".xlsm"
-        return openpyxl.load_workbook(source, keep_vba=keep_vba, rich_text=False)
+        # Values only: a formula or DDE link in a dropped file must not travel on in our output.
+        return openpyxl.load_workbook(source, data_only=True, rich_text=False)
     except Exception:  # noqa: BLE001 — any openpyxl failure: fall back to a rebuilt copy
         return None
 
