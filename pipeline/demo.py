@@ -15,7 +15,7 @@ DEMO_PERIOD = f"{DEMO_YEAR}-10"  # the sample runs to late November: October is 
 
 
 def run_demo(target: Path) -> int:
-    """Create the demo workspace, run it, print where everything is; exit status of the run."""
+    """Create the demo workspace, run it and print where everything is."""
     target.mkdir(parents=True, exist_ok=True)
     if any((target / "inbox").glob("*")) or (target / ".taizhang").exists():
         print(f"{target.resolve()} 已有数据；示例需要一个新目录，例如：taizhang demo demo2")
@@ -28,7 +28,8 @@ def run_demo(target: Path) -> int:
     )
     outcome = run(target, DEMO_PERIOD, today=date(DEMO_YEAR, 11, 28))
     print_tour(target, outcome)
-    return outcome.exit_code
+    # The sample's problems are there on purpose: the demo itself succeeded.
+    return 0
 
 
 def _company_config(target: Path) -> None:
