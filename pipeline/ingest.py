@@ -12,6 +12,7 @@ import pandas as pd
 from pipeline.config import Settings
 from pipeline.header import Layout, Miss, detect_layout
 from pipeline.normalise import check_totals, extract_body, normalise_body
+from pipeline.preflight import preflight
 from pipeline.problems import Problem, column_letter, problem, sort_key
 from pipeline.read import RawBook, RawSheet, read_book
 from pipeline.validate import apply_kind_rules, duplicate_keys, merge_parts, validate_sheet
@@ -86,6 +87,10 @@ def ingest_file(
     display = name or path.name
     sha, size = digest or file_digest(path)
     result = FileResult(path=path, name=display, sha256=sha, size=size)
+    refused = preflight(path, settings.limits)
+    if refused:
+        result.problems += [_rename(p, display) for p in refused]
+        return result
     book, problems = read_book(path)
     result.problems += [_rename(p, display) for p in problems]
     if book is None:
