@@ -25,6 +25,7 @@ from pipeline.names import merge_customer_names
 from pipeline.normalise import fmt_yuan
 from pipeline.problems import Problem, problem, sort_key
 from pipeline.reconcile import reconcile
+from pipeline.reports.reuse import reusing
 from pipeline.scoring import Assessment, assess
 from pipeline.stats import MonthlyStats, compute_stats
 from pipeline.store import FileRecord, SheetRecord, Store, store_path
@@ -387,14 +388,15 @@ def _report(
         settings, period, ledgers, reconciled, store.change_log(), store.files(), intakes, problems, started
     )
     final = workspace / "outbox" / period.label
-    with _staging(final) as staging:
+    previous, fingerprints = previous_outputs(final)
+    with _staging(final) as staging, reusing(previous, staging, fingerprints) as reuse:
         outputs = []
         for writer in REPORT_WRITERS:
             outputs += writer(ctx, staging)
             crash_point("mid-outputs")
         totals = headline_totals(ctx)
         outcome = RunOutcome(period, final, intakes, [], [], outputs, ctx.problems, totals)
-        write_run_json(staging / RUN_JSON, outcome, started, staging)
+        write_run_json(staging / RUN_JSON, outcome, started, staging, reuse.new)
         crash_point("before-swap")
     outcome.outputs = [final / p.relative_to(staging) for p in outputs]
     return outcome
@@ -446,7 +448,19 @@ def headline_totals(ctx: ReportContext) -> dict[str, str]:
     return {k: fmt_yuan(int(v) if pd.notna(v) else 0) for k, v in sums.items()}
 
 
-def write_run_json(path: Path, outcome: RunOutcome, started: datetime, staging: Path) -> None:
+def previous_outputs(final: Path) -> tuple[Path | None, dict[str, str]]:
+    """The complete output folder of an earlier run of this period and its fingerprints (from run.json)."""
+    try:
+        data = json.loads((final / RUN_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None, {}
+    prints = data.get("fingerprints", {})
+    return (final, prints) if isinstance(prints, dict) else (None, {})
+
+
+def write_run_json(
+    path: Path, outcome: RunOutcome, started: datetime, staging: Path, fingerprints: dict[str, str]
+) -> None:
     problems = [p for i in outcome.intakes for p in i.problems] + outcome.problems
     data = {
         "taizhang_version": __version__,
@@ -459,6 +473,8 @@ def write_run_json(path: Path, outcome: RunOutcome, started: datetime, staging: 
         "totals": outcome.totals,
         "errors": sum(1 for p in problems if p.severity == "error"),
         "warnings": sum(1 for p in problems if p.severity == "warning"),
+        # What each workbook was built from: the next run copies files whose fingerprint is unchanged.
+        "fingerprints": fingerprints,
     }
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")

@@ -285,3 +285,24 @@ def test_watch_runs_once_files_settle(tmp_path: Path) -> None:
     assert watch(ws, lambda: outcomes.append(run(ws, PERIOD)) or 0, max_runs=1) == 0
     assert [i.name for i in outcomes[0].intakes] == ["合同台账.xlsx"]
     assert not (ws / "inbox" / "合同台账.xlsx").exists()
+
+
+def test_second_run_copies_unchanged_outputs_and_rewrites_changed_ones(tmp_path: Path) -> None:
+    ws = workspace(tmp_path)
+    drop(ws, "合同台账.xlsx", SEPTEMBER)
+    write_xlsx(ws / "inbox" / "发货台账.xlsx", [["发货日期", "客户名称", "发货金额", "合同编号"],
+                                               ["2025-09-05", "华北电力", 1000, "HT-1"], ["2025-09-06", "东方建设", 2000, "HT-2"]])
+    first = run(ws, PERIOD)
+    statements = first.outdir / "客户对账单"
+    before = {p.name: p.read_bytes() for p in statements.iterdir()}
+    write_xlsx(ws / "inbox" / "回款.xlsx", [["回款日期", "客户名称", "回款金额"], ["2025-10-08", "东方建设", 500]])
+    run(ws, PERIOD)
+    after = {p.name: p.read_bytes() for p in statements.iterdir()}
+    assert before.keys() == after.keys()
+    unchanged = [n for n in before if n.startswith("华北电力")]
+    changed = [n for n in before if n.startswith("东方建设")]
+    assert unchanged and changed
+    assert all(before[n] == after[n] for n in unchanged)  # copied, byte for byte
+    assert all(before[n] != after[n] for n in changed)
+    data = json.loads((first.outdir / "run.json").read_text(encoding="utf-8"))
+    assert data["totals"]["本月回款"] == "500.00" and len(data["fingerprints"]) >= 7

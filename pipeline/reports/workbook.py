@@ -20,6 +20,8 @@ from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
+from pipeline.reports.reuse import fingerprint, reuse_previous
+
 ColumnKind = Literal["text", "money", "rate", "date", "int", "decimal", "days"]
 ChartKind = Literal["column", "line", "stacked"]
 
@@ -188,7 +190,7 @@ def write_workbook(path: Path, intro: Intro | None, sheets: Sequence[SheetData])
             warnings += _write_sheet(wb, fmts, names, sheet)
         return warnings
 
-    return _write_atomic(Path(path), fill)
+    return _write_atomic(Path(path), fill, fingerprint("workbook", intro, list(sheets)))
 
 
 def write_document(
@@ -208,14 +210,16 @@ def write_document(
         _page_setup(ws, None, landscape, fit_width)
         return warnings
 
-    return _write_atomic(Path(path), fill)
+    return _write_atomic(Path(path), fill, fingerprint("document", sheet_name, list(blocks), landscape, fit_width))
 
 
 # ---------------------------------------------------------------- workbook and sheets
 
 
-def _write_atomic(path: Path, fill: Callable[[Workbook, _Formats], list[str]]) -> list[str]:
+def _write_atomic(path: Path, fill: Callable[[Workbook, _Formats], list[str]], print_: str = "") -> list[str]:
     """Build the workbook in a temporary file beside `path` and move it into place only when complete."""
+    if print_ and reuse_previous(path, print_):
+        return []
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
     try:

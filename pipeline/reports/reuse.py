@@ -1,0 +1,94 @@
+"""Outputs whose content did not change since the last run are copied, not written again.
+
+Each workbook's fingerprint is a hash of everything it is built from (frames, headers, layout; not the
+generation time). A run records the fingerprints in run.json; the next run copies a file from the previous
+output folder when its fingerprint is the same. A second run after one small new file then rewrites only the
+workbooks and customer statements that file touched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import pickle
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+EPOCH = datetime(2000, 1, 1)
+
+
+@dataclass
+class Reuse:
+    previous: Path | None  # the last complete output folder of this period
+    staging: Path
+    old: dict[str, str]
+    new: dict[str, str] = field(default_factory=dict)
+    copied: int = 0
+
+
+_ACTIVE: ContextVar[Reuse | None] = ContextVar("taizhang_output_reuse", default=None)
+
+
+@contextmanager
+def reusing(previous: Path | None, staging: Path, old: dict[str, str]) -> Iterator[Reuse]:
+    reuse = Reuse(previous, staging, old)
+    token = _ACTIVE.set(reuse)
+    try:
+        yield reuse
+    finally:
+        _ACTIVE.reset(token)
+
+
+def fingerprint(*parts: object) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        _feed(h, part)
+    return h.hexdigest()
+
+
+def _feed(h: Any, obj: object) -> None:
+    if isinstance(obj, pd.DataFrame):
+        h.update(repr([(str(c), str(t)) for c, t in obj.dtypes.items()]).encode())
+        try:
+            h.update(pd.util.hash_pandas_object(obj, index=False).to_numpy().tobytes())
+        except (TypeError, ValueError):  # mixed object columns: fall back to the values' text
+            h.update(obj.astype(str).to_csv(index=False).encode())
+    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        h.update(type(obj).__name__.encode())
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            _feed(h, EPOCH if f.name == "generated_at" else value)
+    elif isinstance(obj, list | tuple):
+        h.update(f"[{len(obj)}".encode())
+        for item in obj:
+            _feed(h, item)
+    elif isinstance(obj, dict):
+        _feed(h, sorted(obj.items(), key=lambda kv: str(kv[0])))
+    else:
+        h.update(pickle.dumps(obj) if not isinstance(obj, str | int | float) else repr(obj).encode())
+
+
+def reuse_previous(path: Path, print_: str) -> bool:
+    """Record the fingerprint of `path`; copy the previous run's file there when it is unchanged."""
+    reuse = _ACTIVE.get()
+    if reuse is None:
+        return False
+    rel = path.relative_to(reuse.staging).as_posix()
+    reuse.new[rel] = print_
+    if reuse.previous is None or reuse.old.get(rel) != print_:
+        return False
+    source = reuse.previous / rel
+    if not source.is_file():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source, path)
+    reuse.copied += 1
+    return True
