@@ -24,6 +24,7 @@ from pipeline.ingest import FileResult, file_digest, ingest_file
 from pipeline.problems import problem
 
 POLL_SECONDS = 0.5
+STARTUP_SECONDS = 120  # a worker that never starts its job (stuck importing) is given up on eventually
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ def _serve(conn: Connection, settings: Settings, today: date) -> None:
         job = conn.recv()
         if job is None:
             return
+        conn.send(("started", ""))  # the clock starts now, not while the worker was still importing
         try:
             _fault(job.name)
             conn.send(("ok", ingest_file(job.path, settings, today, name=job.name, digest=job.digest)))
@@ -75,10 +77,12 @@ class _Worker:
         self.proc.start()
         child.close()
         self.job: Job | None = None
-        self.started = 0.0
+        self.started = 0.0  # when the worker began the current job (0 until it says so)
+        self.given = 0.0
 
     def give(self, job: Job) -> None:
-        self.job, self.started = job, time.monotonic()
+        self.job, self.started = job, 0.0
+        self.given = time.monotonic()
         self.conn.send(job)
 
     def stop(self, kill: bool = False) -> None:
@@ -151,6 +155,9 @@ def _outcome(w: _Worker, ready: Sequence[object], timeout: float) -> FileResult 
             status, payload = w.conn.recv()
         except (EOFError, OSError):
             return _failed(job, "reader-crashed", "读取进程意外退出")
+        if status == "started":
+            w.started = time.monotonic()
+            return None
         if status == "ok":
             return payload
         if status == "memory":
@@ -158,7 +165,8 @@ def _outcome(w: _Worker, ready: Sequence[object], timeout: float) -> FileResult 
         return _failed(job, "reader-crashed", payload.strip().splitlines()[-1][:200])
     if w.proc.sentinel in ready or not w.proc.is_alive():
         return _failed(job, "reader-crashed", f"读取进程异常退出（退出码 {w.proc.exitcode}）")
-    if time.monotonic() - w.started > timeout:
+    now = time.monotonic()
+    if (w.started and now - w.started > timeout) or (not w.started and now - w.given > timeout + STARTUP_SECONDS):
         return _failed(job, "read-timeout")
     return None
 
