@@ -1,0 +1,38 @@
+"""Issue 8: what parsing in worker processes costs against parsing in-process, on the same files.
+
+    python bench/bench_isolation.py [inbox]   (default: a fresh demo inbox)
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from pipeline.config import Settings
+from pipeline.ingest import file_digest, ingest_file
+from pipeline.sample import write_demo_inbox
+from pipeline.workers import Job, parse_files
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        inbox = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tmp)
+        if len(sys.argv) <= 1:
+            write_demo_inbox(inbox)
+        files = sorted(p for p in inbox.rglob("*") if p.is_file())
+        settings, today = Settings(), date(2026, 1, 1)
+        jobs = [Job(p, p.name, file_digest(p)) for p in files]
+        ingest_file(files[0], settings, today)  # warm up imports in this process
+        for label, one in (("in-process, one core", lambda: [ingest_file(j.path, settings, today) for j in jobs]),
+                           ("worker pool (isolated)", lambda: list(parse_files(jobs, settings, today)))):
+            t = time.perf_counter()
+            results = one()
+            print(f"{label:26s} {time.perf_counter() - t:7.2f} s  ({len(results)} files, "
+                  f"{sum(s.used for r in results for s in r.sheets):,} rows)")
+
+
+if __name__ == "__main__":
+    main()
