@@ -121,3 +121,21 @@ def test_nothing_left_in_inbox(runs) -> None:  # type: ignore[no-untyped-def]
     _, hostile, _, _ = runs
     assert list((hostile / "inbox").iterdir()) == []
     shutil.rmtree(hostile / "outbox", ignore_errors=True)
+
+
+def test_summary_executes_no_injected_script(runs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from test_summary import BROWSER_FLAGS, _chromium, _page_requests
+
+    _, hostile, _, _ = runs
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("未安装 chromium（apt-get install chromium），跳过浏览器检查")
+    page = hostile / "outbox" / PERIOD / f"经理简报_{PERIOD}.html"
+    netlog = tmp_path / "net.json"
+    done = subprocess.run([browser, *BROWSER_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
+                           f"--log-net-log={netlog}", "--dump-dom", page.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0
+    assert [line for line in done.stderr.splitlines() if "CONSOLE" in line] == []
+    assert "<script" not in done.stdout.lower()
+    assert _page_requests(netlog, page.as_uri()) == set()

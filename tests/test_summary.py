@@ -127,6 +127,11 @@ def test_ledger_text_is_escaped(tmp_path: Path) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
+BROWSER_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--enable-logging=stderr", "--v=0")
+
+
 def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
@@ -137,10 +142,7 @@ def test_loads_in_headless_chromium_without_errors(worked: Path, tmp_path: Path)
         pytest.skip("未安装 chromium（apt-get install chromium），跳过浏览器检查")
     page = worked / f"经理简报_{PERIOD}.html"
     shot = tmp_path / "page.png"
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
-             "--window-size=412,2000"]
+    flags = [*BROWSER_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--window-size=412,2000"]
     netlog = tmp_path / "net.json"
     done = subprocess.run([browser, *flags, f"--log-net-log={netlog}", f"--screenshot={shot}", page.as_uri()],
                           capture_output=True, text=True, timeout=120)
