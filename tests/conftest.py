@@ -14,7 +14,7 @@ from hypothesis import settings as hyp_settings
 from pipeline.config import Settings
 from pipeline.ingest import FileResult, ingest_file
 
-hyp_settings.register_profile("ci", max_examples=40, deadline=None)
+hyp_settings.register_profile("ci", max_examples=15, deadline=None)
 hyp_settings.register_profile("dev", max_examples=100, deadline=None)
 hyp_settings.load_profile("ci" if os.environ.get("CI") else "dev")
 

@@ -420,7 +420,7 @@ def _state(store: Store) -> dict[str, tuple[int, str]]:
     }
 
 
-@settings(deadline=None)  # max_examples from the conftest profile (ci: 40)
+@settings(deadline=None)  # max_examples from the conftest profile (ci: 15)
 @given(files=files_strategy, data=st.data())
 def test_any_split_any_order_last_file_wins(
     tmp_path_factory: pytest.TempPathFactory, files: list[dict[str, int]], data: st.DataObject
