@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -42,6 +43,19 @@ def write_xlsx(
             other.append(list(row))
     wb.save(path)
     return path
+
+
+def new_workspace(folder: Path, **settings: object) -> Path:
+    """`taizhang init` in folder, settle time 0 (tests drop files all at once), other settings replaced by key."""
+    from pipeline.workspace import init_workspace
+
+    init_workspace(folder)
+    config = folder / "taizhang.toml"
+    text = config.read_text(encoding="utf-8")
+    for key, value in {"settle_seconds": 0, **settings}.items():
+        text = re.sub(rf"(?m)^{key} = .*$", f"{key} = {value}", text)
+    config.write_text(text, encoding="utf-8")
+    return folder
 
 
 def ingest(path: Path, settings: Settings | None = None) -> FileResult:

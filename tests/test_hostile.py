@@ -10,10 +10,10 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from conftest import new_workspace
 from hostile import INJECTIONS, build_all
 
 from pipeline.sample import write_worked_example
-from pipeline.workspace import init_workspace
 
 PERIOD = "2025-10"
 WORKED_CUSTOMERS = ("华北电力工程有限公司", "东方建设集团", "南方水务有限公司")
@@ -32,10 +32,7 @@ READ = {
 
 def _workspace(root: Path) -> Path:
     ws = root / "ws"
-    init_workspace(ws)
-    config = ws / "taizhang.toml"
-    config.write_text(config.read_text(encoding="utf-8").replace("settle_seconds = 10", "settle_seconds = 0"),
-                      encoding="utf-8")
+    new_workspace(ws)
     write_worked_example(ws / "inbox")
     return ws
 

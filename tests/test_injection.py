@@ -8,9 +8,9 @@ from pathlib import Path
 
 import openpyxl
 import xlsxwriter
+from conftest import new_workspace
 
 from pipeline.run import run
-from pipeline.workspace import init_workspace
 
 PERIOD = "2025-10"
 INJECTIONS = (
@@ -40,10 +40,7 @@ def write_xlsx(path: Path, rows: list[list[object]]) -> None:
 
 def _workspace(tmp_path: Path) -> Path:
     ws = tmp_path / "ws"
-    init_workspace(ws)
-    config = ws / "taizhang.toml"
-    config.write_text(config.read_text(encoding="utf-8").replace("settle_seconds = 10", "settle_seconds = 0"),
-                      encoding="utf-8")
+    new_workspace(ws)
     return ws
 
 

@@ -7,10 +7,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import new_workspace
 
 from pipeline.run import run
 from pipeline.sample import write_worked_example
-from pipeline.workspace import init_workspace
 
 PERIOD = "2025-10"
 
@@ -24,10 +24,7 @@ def test_every_workbook_converts_to_pdf(tmp_path: Path) -> None:
     if soffice is None:
         pytest.skip("未安装 LibreOffice（apt-get install libreoffice-calc），跳过打开检查")
     ws = tmp_path / "ws"
-    init_workspace(ws)
-    config = ws / "taizhang.toml"
-    config.write_text(config.read_text(encoding="utf-8").replace("settle_seconds = 10", "settle_seconds = 0"),
-                      encoding="utf-8")
+    new_workspace(ws)
     write_worked_example(ws / "inbox")
     run(ws, PERIOD)
     books = sorted((ws / "outbox" / PERIOD).rglob("*.xlsx"))

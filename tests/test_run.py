@@ -13,12 +13,11 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from conftest import write_xlsx
+from conftest import new_workspace, write_xlsx
 
 from pipeline.lock import WorkspaceLock
 from pipeline.run import run
 from pipeline.store import Store
-from pipeline.workspace import init_workspace
 
 PERIOD = "2025-10"
 HEADER = ["合同编号", "签订日期", "客户名称", "业务员", "合同金额"]
@@ -34,14 +33,7 @@ OCTOBER = [
 
 
 def workspace(tmp: Path) -> Path:
-    ws = tmp / "ws"
-    init_workspace(ws)
-    config = ws / "taizhang.toml"
-    config.write_text(
-        config.read_text(encoding="utf-8").replace("settle_seconds = 10", "settle_seconds = 0"),
-        encoding="utf-8",
-    )
-    return ws
+    return new_workspace(tmp / "ws")
 
 
 def drop(ws: Path, name: str, rows: list[list[object]]) -> Path:
@@ -144,12 +136,7 @@ def test_junk_and_lock_files_skipped_and_listed(tmp_path: Path) -> None:
 
 
 def test_file_still_being_written_is_left_for_next_run(tmp_path: Path) -> None:
-    ws = workspace(tmp_path)
-    config = ws / "taizhang.toml"
-    config.write_text(
-        config.read_text(encoding="utf-8").replace("settle_seconds = 0", "settle_seconds = 5"),
-        encoding="utf-8",
-    )
+    ws = new_workspace(tmp_path / "ws", settle_seconds=5)
     drop(ws, "合同台账.xlsx", SEPTEMBER)
     os.utime(ws / "inbox" / "合同台账.xlsx", (time.time() - 60, time.time() - 60))
     growing = ws / "inbox" / "回款台账.csv"
@@ -257,10 +244,7 @@ def test_unwritable_outbox_gives_clear_message_and_keeps_inbox(tmp_path: Path) -
     ("fault", "code"), [("crash", "reader-crashed"), ("hang", "read-timeout"), ("memory", "file-too-large")]
 )
 def test_reader_crash_hang_or_memory_blowup_costs_only_that_file(tmp_path: Path, fault: str, code: str) -> None:
-    ws = workspace(tmp_path)
-    config = ws / "taizhang.toml"
-    text = config.read_text(encoding="utf-8")
-    config.write_text(text.replace("parse_timeout_seconds = 300", "parse_timeout_seconds = 3"), encoding="utf-8")
+    ws = new_workspace(tmp_path / "ws", parse_timeout_seconds=3)
     drop(ws, "合同台账.xlsx", SEPTEMBER)
     drop(ws, "坏的台账.xlsx", [OCTOBER[2]])
     done = cli(ws, "run", "--period", PERIOD, env={"TAIZHANG_FAULT": f"{fault}:坏的台账.xlsx"})
@@ -276,10 +260,7 @@ def test_reader_crash_hang_or_memory_blowup_costs_only_that_file(tmp_path: Path,
 def test_watch_runs_once_files_settle(tmp_path: Path) -> None:
     from pipeline.watch import watch
 
-    ws = workspace(tmp_path)
-    config = ws / "taizhang.toml"
-    config.write_text(config.read_text(encoding="utf-8").replace("settle_seconds = 0", "settle_seconds = 0.5"),
-                      encoding="utf-8")
+    ws = new_workspace(tmp_path / "ws", settle_seconds=0.5)
     drop(ws, "合同台账.xlsx", SEPTEMBER)
     outcomes = []
     assert watch(ws, lambda: outcomes.append(run(ws, PERIOD)) or 0, max_runs=1) == 0

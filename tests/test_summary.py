@@ -10,10 +10,10 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from conftest import new_workspace
 
 from pipeline.run import run
 from pipeline.sample import write_worked_example
-from pipeline.workspace import init_workspace
 
 PERIOD = "2025-10"
 
@@ -21,10 +21,7 @@ PERIOD = "2025-10"
 @pytest.fixture(scope="module")
 def worked(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ws = tmp_path_factory.mktemp("summary") / "ws"
-    init_workspace(ws)
-    config = ws / "taizhang.toml"
-    config.write_text(config.read_text(encoding="utf-8").replace("settle_seconds = 10", "settle_seconds = 0"),
-                      encoding="utf-8")
+    new_workspace(ws)
     write_worked_example(ws / "inbox")
     run(ws, PERIOD)
     return ws / "outbox" / PERIOD
@@ -111,10 +108,7 @@ def test_ranking_equals_assessment_workbook(worked: Path) -> None:
 
 def test_ledger_text_is_escaped(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
-    init_workspace(ws)
-    config = ws / "taizhang.toml"
-    config.write_text(config.read_text(encoding="utf-8").replace("settle_seconds = 10", "settle_seconds = 0"),
-                      encoding="utf-8")
+    new_workspace(ws)
     evil = '<script>alert(1)</script><a href="javascript:alert(2)">x</a>'
     rows = [["发货日期", "客户名称", "发货金额", "业务员"], ["2025-09-01", evil, 1000, "张伟"]]
     wb = openpyxl.Workbook()
