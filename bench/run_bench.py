@@ -88,7 +88,9 @@ def last_complete_month(seed: int, rows: int) -> str:
         for kind in ("回款台账", "拜访记录"):
             date_col = sample._SCALE_HEADERS[kind][1]
             for j in range(world.counts[kind]):
-                latest = max(latest, sample._scale_raw(world, kind, j)[date_col])  # type: ignore[type-var]
+                day = sample._scale_raw(world, kind, j)[date_col]
+                if isinstance(day, date):
+                    latest = max(latest, day)
     except (AttributeError, KeyError, TypeError) as exc:  # the generator's internals moved
         print(f"(could not find the data's last date: {exc!r}; using 2025-10)")
         return "2025-10"
@@ -317,9 +319,9 @@ def stage_floor(job: dict[str, Any]) -> dict[str, Any]:
 
     t0, c0 = time.perf_counter(), time.process_time()
     rows = 0
-    for name, sheets in by_file.items():
+    for name, file_plans in by_file.items():
         reader = fastexcel.read_excel(str(inbox / name))
-        for p in sheets:
+        for p in file_plans:
             rows += len(reader.load_sheet(p.sheet, header_row=p.header_row).to_pandas())
     t1, c1 = time.perf_counter(), time.process_time()
     options = {
