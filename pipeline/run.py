@@ -9,8 +9,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -25,11 +26,14 @@ from pipeline.names import merge_customer_names
 from pipeline.normalise import fmt_yuan
 from pipeline.problems import Problem, problem, sort_key
 from pipeline.reconcile import reconcile
-from pipeline.reports.reuse import reusing
+from pipeline.reports.pool import Task, default_workers, run_tasks
 from pipeline.scoring import Assessment, assess
 from pipeline.stats import MonthlyStats, compute_stats
 from pipeline.store import FileRecord, SheetRecord, Store, store_path
 from pipeline.workers import Job, parse_files
+
+if TYPE_CHECKING:
+    from pipeline.reports.statements import StatementSet
 
 RUN_JSON = "run.json"
 
@@ -178,6 +182,17 @@ class ReportContext:
         return result
 
     @cached_property
+    def statements(self) -> StatementSet:
+        from pipeline.reports.statements import prepare_statements
+
+        return prepare_statements(self.reconciled, self.settings)
+
+    def derive_all(self) -> None:
+        """Compute every derived table now (writers running in other processes cannot add to `problems`)."""
+        for name in ("aging", "stats", "assessment", "statements", "inputs"):
+            getattr(self, name)
+
+    @cached_property
     def inputs(self) -> pd.DataFrame:
         """文件名, 类型, 已用行数, 拒绝行数, sha256 of every file the store holds (for the 说明 sheets)."""
         cat = (
@@ -226,10 +241,10 @@ def _write_aging(ctx: ReportContext, outdir: Path) -> list[Path]:
     )
 
 
-def _write_statements(ctx: ReportContext, outdir: Path) -> list[Path]:
+def _write_statements(ctx: ReportContext, outdir: Path, shard: tuple[int, int] = (0, 1)) -> list[Path]:
     from pipeline.reports.statements import write_statements
 
-    return write_statements(ctx.reconciled, ctx.settings, outdir)
+    return write_statements(ctx.reconciled, ctx.settings, outdir, prepared=ctx.statements, shard=shard)
 
 
 def _write_monthly(ctx: ReportContext, outdir: Path) -> list[Path]:
@@ -274,7 +289,8 @@ def _write_annotated(ctx: ReportContext, outdir: Path) -> list[Path]:
     return out
 
 
-# Every output of outputs.md, in order; the problem list comes last so it includes what reports found.
+# Every output of outputs.md, in order. The customer statements (hundreds of small files) are split into
+# shards so that both cores share them.
 REPORT_WRITERS: list[Writer] = [
     _write_reconciliation,
     _write_aging,
@@ -285,6 +301,18 @@ REPORT_WRITERS: list[Writer] = [
     _write_problem_list,
     _write_annotated,
 ]
+SHARDS_PER_WORKER = 4
+
+
+def report_tasks(ctx: ReportContext, outdir: Path, workers: int) -> list[Task]:
+    shards = SHARDS_PER_WORKER * workers if workers > 1 else 1
+    tasks: list[Task] = []
+    for writer in REPORT_WRITERS:
+        if writer is _write_statements:
+            tasks += [partial(_write_statements, ctx, outdir, (k, shards)) for k in range(shards)]
+        else:
+            tasks.append(partial(writer, ctx, outdir))
+    return tasks
 
 
 # --- the run --------------------------------------------------------------------------------------
@@ -389,14 +417,17 @@ def _report(
     )
     final = workspace / "outbox" / period.label
     previous, fingerprints = previous_outputs(final)
-    with _staging(final) as staging, reusing(previous, staging, fingerprints) as reuse:
-        outputs = []
-        for writer in REPORT_WRITERS:
-            outputs += writer(ctx, staging)
+    ctx.derive_all()  # before the writers fork, so that they share these tables and the problems they add
+    workers = default_workers(settings.limits.workers)
+    with _staging(final) as staging:
+        outputs, prints = [], {}
+        for written in run_tasks(report_tasks(ctx, staging, workers), staging, previous, fingerprints, workers):
+            outputs += written.paths
+            prints.update(written.fingerprints)
             crash_point("mid-outputs")
         totals = headline_totals(ctx)
         outcome = RunOutcome(period, final, intakes, [], [], outputs, ctx.problems, totals)
-        write_run_json(staging / RUN_JSON, outcome, started, staging, reuse.new)
+        write_run_json(staging / RUN_JSON, outcome, started, staging, prints)
         crash_point("before-swap")
     outcome.outputs = [final / p.relative_to(staging) for p in outputs]
     return outcome

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -164,29 +165,57 @@ def statement_blocks(
     return blocks
 
 
+@dataclass
+class StatementSet:
+    """Every statement's rows, grouped by customer once, so that shards of the writing can share them."""
+
+    lines: dict[str, pd.DataFrame]
+    items: dict[str, pd.DataFrame]
+    advances: dict[str, pd.DataFrame]
+    file_names: dict[str, str]
+    no_items: pd.DataFrame
+    no_advances: pd.DataFrame
+
+
+def prepare_statements(reconciled: Reconciled, settings: Settings) -> StatementSet:
+    period = reconciled.period
+    lines = statement_lines(reconciled, settings)
+    items = aging_detail(reconciled.open_items, settings, pd.Timestamp(period.as_of))
+    return StatementSet(
+        lines={str(k): g for k, g in lines.groupby("customer", sort=True)},
+        items={str(k): g for k, g in items.groupby("customer")},
+        advances={str(k): g for k, g in reconciled.advances.groupby("customer")},
+        file_names=_unique_names(list(lines["customer"].drop_duplicates())),
+        no_items=items.iloc[:0],
+        no_advances=reconciled.advances.iloc[:0],
+    )
+
+
 def write_statements(
     reconciled: Reconciled,
     settings: Settings,
     outdir: Path,
     *,
     warnings: list[str] | None = None,
+    prepared: StatementSet | None = None,
+    shard: tuple[int, int] = (0, 1),
 ) -> list[Path]:
-    """Write 客户对账单/<客户名称>_<YYYY-MM>.xlsx for every customer with activity or a balance."""
+    """Write 客户对账单/<客户名称>_<YYYY-MM>.xlsx for every customer with activity or a balance.
+
+    ``shard=(k, n)`` writes only every n-th customer starting at the k-th, for writing in parallel.
+    """
     period = reconciled.period
-    lines = statement_lines(reconciled, settings)
-    items = aging_detail(reconciled.open_items, settings, pd.Timestamp(period.as_of))
-    by_customer = {k: g for k, g in items.groupby("customer")}
-    adv = {k: g for k, g in reconciled.advances.groupby("customer")}
-    names = _unique_names(list(lines["customer"].drop_duplicates()))
+    data = prepared or prepare_statements(reconciled, settings)
     folder = Path(outdir) / FOLDER
     paths = []
-    for customer, rows in lines.groupby("customer", sort=True):
-        path = folder / f"{names[str(customer)]}_{period.label}.xlsx"
+    k, n = shard
+    for customer in list(data.lines)[k::n]:
+        path = folder / f"{data.file_names[customer]}_{period.label}.xlsx"
         blocks = statement_blocks(
-            str(customer),
-            rows,
-            by_customer.get(customer, items.iloc[:0]),
-            adv.get(customer, reconciled.advances.iloc[:0]),
+            customer,
+            data.lines[customer],
+            data.items.get(customer, data.no_items),
+            data.advances.get(customer, data.no_advances),
             settings.company.name,
             period,
         )

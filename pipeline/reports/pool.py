@@ -1,0 +1,83 @@
+"""Writing the outputs on every core: independent report tasks run in forked worker processes.
+
+Writing workbooks is most of a large run, and it is pure Python per cell, so one process uses one core. The
+tasks only read tables the parent computed before forking, so the workers inherit them for free (copy on
+write) instead of receiving pickles. Each task returns the paths it wrote and the fingerprints it recorded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import multiprocessing as mp
+import os
+import signal
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.reports.reuse import reusing
+
+Task = Callable[[], list[Path]]
+PR_SET_PDEATHSIG = 1
+
+
+@dataclass
+class Written:
+    paths: list[Path]
+    fingerprints: dict[str, str]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    tasks: list[Task]
+    staging: Path
+    previous: Path | None
+    old: dict[str, str]
+
+
+_PLAN: _Plan | None = None  # set in the parent just before forking; the workers read their copy
+
+
+def run_tasks(
+    tasks: list[Task], staging: Path, previous: Path | None, old: dict[str, str], workers: int
+) -> Iterator[Written]:
+    """What each task wrote, in task order; tasks run in `workers` forked processes when that is possible."""
+    global _PLAN
+    plan = _Plan(tasks, staging, previous, old)
+    if workers <= 1 or len(tasks) <= 1 or "fork" not in mp.get_all_start_methods():
+        yield from (_run(plan, i) for i in range(len(tasks)))
+        return
+    _PLAN = plan
+    try:
+        size = min(workers, len(tasks))
+        with ProcessPoolExecutor(size, mp_context=mp.get_context("fork"), initializer=_die_with_parent) as pool:
+            futures = [pool.submit(_run_inherited, i) for i in range(len(tasks))]
+            for future in futures:
+                yield future.result()
+    finally:
+        _PLAN = None
+
+
+def _die_with_parent() -> None:
+    """A worker must not outlive a killed run: it would hold the queue open and never exit (Linux only)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() == 1:  # the parent died before the line above took effect
+        os._exit(1)
+
+
+def _run_inherited(index: int) -> Written:
+    assert _PLAN is not None, "forked without a plan"
+    return _run(_PLAN, index)
+
+
+def _run(plan: _Plan, index: int) -> Written:
+    with reusing(plan.previous, plan.staging, plan.old) as reuse:
+        paths = plan.tasks[index]()
+    return Written(paths, reuse.new)
+
+
+def default_workers(configured: int) -> int:
+    return max(1, min(configured, os.cpu_count() or 1))
