@@ -19,6 +19,7 @@ from datetime import date
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
+from pipeline.children import die_with_parent, parse_context
 from pipeline.config import Settings
 from pipeline.ingest import FileResult, file_digest, ingest_file
 from pipeline.problems import problem
@@ -42,6 +43,7 @@ def _limit_memory(megabytes: int) -> None:
 
 def _serve(conn: Connection, settings: Settings, today: date) -> None:
     """Worker loop: parse each job sent, send back the FileResult (or the error text)."""
+    die_with_parent()
     _limit_memory(settings.limits.parse_memory_mb)
     while True:
         job = conn.recv()
@@ -108,7 +110,7 @@ def parse_files(jobs: Sequence[Job], settings: Settings, today: date) -> Iterato
     """FileResults in completion order; at most `limits.workers` files parsed at once."""
     if not jobs:
         return
-    ctx = mp.get_context("forkserver" if os.name == "posix" else "spawn")
+    ctx = parse_context()
     size = max(1, min(settings.limits.workers, len(jobs)))
     workers = [_Worker(ctx, settings, today) for _ in range(size)]
     queue = list(reversed(jobs))

@@ -7,20 +7,17 @@ write) instead of receiving pickles. Each task returns the paths it wrote and th
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import multiprocessing as mp
 import os
-import signal
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.children import die_with_parent
 from pipeline.reports.reuse import reusing
 
 Task = Callable[[], list[Path]]
-PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -52,20 +49,12 @@ def run_tasks(
     _PLAN = plan
     try:
         size = min(workers, len(tasks))
-        with ProcessPoolExecutor(size, mp_context=mp.get_context("fork"), initializer=_die_with_parent) as pool:
+        with ProcessPoolExecutor(size, mp_context=mp.get_context("fork"), initializer=die_with_parent) as pool:
             futures = [pool.submit(_run_inherited, i) for i in range(len(tasks))]
             for future in futures:
                 yield future.result()
     finally:
         _PLAN = None
-
-
-def _die_with_parent() -> None:
-    """A worker must not outlive a killed run: it would hold the queue open and never exit (Linux only)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() == 1:  # the parent died before the line above took effect
-        os._exit(1)
 
 
 def _run_inherited(index: int) -> Written:
