@@ -87,17 +87,15 @@ def ingest_file(
     display = name or path.name
     sha, size = digest or file_digest(path)
     result = FileResult(path=path, name=display, sha256=sha, size=size)
-    refused = preflight(path, settings.limits)
-    if refused:
-        result.problems += [_rename(p, display) for p in refused]
+    found = preflight(path, settings.limits, name=display, warnings=True)
+    result.problems += found  # macro-ignored is a warning: the sheets are still read, the macros never run
+    if any(p.severity == "error" for p in found):
         return result
     book, problems = read_book(path)
     result.problems += [_rename(p, display) for p in problems]
     if book is None:
         return result
     result.format = book.format
-    if book.has_macros:
-        result.problems.append(problem(display, "macro-ignored", severity="warning"))
     per_kind: dict[str, list[pd.DataFrame]] = {}
     misses: list[tuple[RawSheet, Miss]] = []
     for sheet in book.sheets:

@@ -49,7 +49,6 @@ class RawBook:
     path: Path
     format: str  # xlsx | xls | ods | csv | html
     sheets: list[RawSheet]
-    has_macros: bool = False
     date1904: bool = False
 
 
@@ -86,11 +85,11 @@ def read_book(path: Path) -> tuple[RawBook | None, list[Problem]]:
     fmt = sniff_format(data[:4096], zip_names)
     try:
         if fmt in ("xlsx", "ods"):
-            return _read_calamine(path, data, fmt, zip_names or []), []
+            return _read_calamine(path, data, fmt), []
         if fmt == "ole":
             if ENCRYPTION_MARK in data:
                 return None, [problem(name, "encrypted")]
-            return _read_calamine(path, data, "xls", []), []
+            return _read_calamine(path, data, "xls"), []
         if fmt == "html":
             return RawBook(path, "html", _read_html(decode_text(data))), []
         if b"\x00" in data[:4096]:
@@ -138,7 +137,7 @@ def _read_csv(text: str, name: str) -> RawSheet:
     return RawSheet(name=name, rows=rows)
 
 
-def _read_calamine(path: Path, data: bytes, fmt: str, zip_names: list[str]) -> RawBook:
+def _read_calamine(path: Path, data: bytes, fmt: str) -> RawBook:
     wb = pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
     sheets = []
     for meta in wb.sheets_metadata:
@@ -149,7 +148,7 @@ def _read_calamine(path: Path, data: bytes, fmt: str, zip_names: list[str]) -> R
         merges = [(a[0], a[1], b[0], b[1]) for a, b in (sheet.merged_cell_ranges or [])]
         hidden = meta.visible != pc.SheetVisibleEnum.Visible
         sheets.append(RawSheet(meta.name, rows, merges, hidden))
-    book = RawBook(path, fmt, sheets, has_macros=any("vbaProject" in n for n in zip_names))
+    book = RawBook(path, fmt, sheets)
     if fmt == "xlsx":
         _flag_xlsx_cells(data, book)
     return book
