@@ -19,8 +19,8 @@
      figures are extrapolated linearly by row count (printed as such).
    taizhang and the second run go first in each repeat because the floor writes the cells taizhang wrote.
 4. Prints wall time, CPU time (the whole process tree: this script is a child subreaper, so the forkserver
-   workers are counted) and peak RSS (sum over the process tree, sampled every 0.1 s; and the largest single
-   process, from wait4), the ratios and pass/fail against issue 7's targets. Appends the figures to
+   workers are counted) and peak memory (the sum of PSS over the process tree, sampled every 0.1 s, so
+   pages forked workers share are counted once; and the largest single process's RSS, from wait4), the ratios and pass/fail against issue 7's targets. Appends the figures to
    bench/data/results.jsonl.
 """
 
@@ -224,7 +224,7 @@ def output_cells(outdir: Path) -> list[tuple[str, list[tuple[str, list[list[Any]
 class Measured:
     wall: float
     cpu: float
-    rss_tree_mib: float  # peak of the summed RSS of every process in the run's session (sampled)
+    rss_tree_mib: float  # peak of the summed PSS of every process in the run's session (sampled)
     rss_proc_mib: float  # the largest single process (ru_maxrss from wait4)
     rc: int
     extra: dict[str, Any] = field(default_factory=dict)  # a stage's own JSON report
@@ -238,7 +238,12 @@ def become_subreaper() -> None:
         libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
 
 
-def _session_rss(sid: int) -> int:
+def _session_memory(sid: int) -> int:
+    """Bytes of memory the processes of session `sid` use together: the sum of their PSS (proportional set size).
+
+    RSS would count the pages forked workers share copy-on-write with their parent once per process; PSS
+    splits each shared page between the processes sharing it, so the sum is the footprint. RSS is the fallback
+    where smaps_rollup is missing (Linux < 4.14) or unreadable."""
     total = 0
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -250,18 +255,29 @@ def _session_rss(sid: int) -> int:
             continue
         fields = stat[stat.rfind(b")") + 2 :].split()
         if int(fields[3]) == sid:  # field 6 of stat: the session id
-            total += int(fields[21]) * PAGE  # field 24: rss in pages
+            total += _pss(entry.name) or int(fields[21]) * PAGE  # field 24: rss in pages
     return total
 
 
+def _pss(pid: str) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def measure(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> Measured:
-    """Run cmd in a new session; wall, CPU of the whole tree, peak RSS. stdout and stderr go to log."""
+    """Run cmd in a new session; wall, CPU of the whole tree, peak memory (PSS sum). stdout and stderr go to log."""
     started = time.perf_counter()
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     peak, cpu, maxrss, status = 0, 0.0, 0, None
     while status is None:
-        peak = max(peak, _session_rss(proc.pid))
+        peak = max(peak, _session_memory(proc.pid))
         pid, st, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             status, cpu, maxrss = st, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
@@ -744,7 +760,7 @@ def report(rows: dict[str, Row], repeats: list[dict[str, Any]], header: str) -> 
     out = [
         header,
         "",
-        f"{'':44} {'wall s':>8} {'CPU s':>8} {'RSS MiB':>9} {'max proc':>9}",
+        f"{'':44} {'wall s':>8} {'CPU s':>8} {'PSS MiB':>9} {'max proc':>9}",
         f"{'':44} {'':>8} {'(tree)':>8} {'(tree)':>9} {'MiB':>9}",
     ]
     for r in rows.values():
@@ -769,7 +785,7 @@ def report(rows: dict[str, Row], repeats: list[dict[str, Any]], header: str) -> 
         f"{verdict(t_floor <= TARGET_FLOOR)}   (operations.md ≤ {SPEC_FLOOR}×: {verdict(t_floor <= SPEC_FLOOR)})",
         f"peer / taizhang     {t_peer:6.2f}×  wall  ({pe.cpu / tz.cpu:5.2f}× CPU)   target ≥ {TARGET_PEER}×     "
         f"{verdict(t_peer >= TARGET_PEER)}" + ("   (peer extrapolated)" if pe.note else ""),
-        f"peak RSS (tree)     {rss:6.0f} MiB                     target < {TARGET_RSS_MIB} MiB "
+        f"peak PSS (tree)     {rss:6.0f} MiB                     target < {TARGET_RSS_MIB} MiB "
         f"{verdict(rss < TARGET_RSS_MIB)}",
         f"second / first      {t_second:6.2f}×  wall  ({se.cpu / tz.cpu:5.2f}× CPU)   target ≤ {TARGET_SECOND}×  "
         f"{verdict(t_second <= TARGET_SECOND)}   (operations.md < {SPEC_SECOND}×: {verdict(t_second < SPEC_SECOND)})",
