@@ -10,6 +10,8 @@ import openpyxl
 import pandas as pd
 import pytest
 import xlsxwriter.workbook
+from hypothesis import given
+from hypothesis import strategies as st
 from openpyxl.workbook.workbook import Workbook as OpenpyxlWorkbook
 
 from pipeline.reports import workbook as wbmod
@@ -18,6 +20,7 @@ from pipeline.reports.workbook import (
     Column,
     Intro,
     SheetData,
+    _content_width,
     columns_from,
     text_width,
     write_workbook,
@@ -168,6 +171,12 @@ def test_text_width_counts_cjk_double() -> None:
     assert text_width("合同金额") == 8
     assert text_width("ＡＢ") == 4
     assert text_width("A公司") == 5
+
+
+@given(st.lists(st.text(alphabet="abcXYZ019-（）公司华北电力ＡＢ", max_size=30) | st.none(), min_size=1, max_size=20))
+def test_vectorised_width_equals_per_cell_width_for_ledger_text(values: list[str | None]) -> None:
+    expected = max((text_width(v) for v in values if v is not None), default=0)
+    assert _content_width(pd.Series(values, dtype="str"), "text") == expected
 
 
 def test_column_widths_fit_cjk_content(tmp_path: Path) -> None:
