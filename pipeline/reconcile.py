@@ -114,7 +114,7 @@ def reconcile(ledgers: Ledgers, settings: Settings, period: Period) -> Reconcile
     )
     execution = contract_execution(contracts, activity, allocations, open_items, advances, as_of)
     facts = Facts(contracts, activity, events, deliveries, invoices, all_payments, settings, as_of)
-    problems = owners.problems + unknown_customers(customers, contracts, deliveries, invoices, payments)
+    problems = owners.problems  # names not in 客户档案 are names.py's (located, with a suggestion)
     return Reconciled(
         period=period,
         contracts=contracts,
@@ -229,21 +229,6 @@ def _na_text(index: pd.Index) -> pd.Series:
 
 def _int_or_none(value: object) -> int | None:
     return None if pd.isna(value) else int(value)  # type: ignore[call-overload]
-
-
-def unknown_customers(customers: pd.DataFrame, *frames: pd.DataFrame) -> list[Problem]:
-    """One warning per customer missing from 客户档案, at its first row (only when 客户档案 was given)."""
-    if customers.empty:
-        return []
-    rows = pd.concat(
-        [f[["customer", *LOCATION]].assign(_k=k) for k, f in enumerate(frames)], ignore_index=True
-    )
-    rows = rows[~rows["customer"].isin(customers.index)].dropna(subset=["customer"])
-    first = rows.sort_values(["customer", "_k", *LOCATION]).drop_duplicates("customer")
-    return [
-        problem(f, "unknown-customer", sheet=s, row=_int_or_none(r), header="客户名称", value=c)
-        for c, f, s, r in first[["customer", *LOCATION]].itertuples(index=False)
-    ]
 
 
 def _with_customer_info(frame: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:

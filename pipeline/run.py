@@ -408,10 +408,7 @@ def _report(
     reconciled = reconcile(ledgers, settings, period)
     this_run = {i.name for i in intakes}
     problems = [p for p in name_problems if p.file in this_run]
-    # names.py reports unknown customers with their cell and a suggestion; reconcile's copy is redundant.
-    problems += [
-        p for p in reconciled.problems if (p.file in this_run or not p.file) and p.code != "unknown-customer"
-    ]
+    problems += [p for p in reconciled.problems if p.file in this_run or not p.file]
     ctx = ReportContext(
         settings, period, ledgers, reconciled, store.change_log(), store.files(), intakes, problems, started
     )

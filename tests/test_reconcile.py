@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from pipeline.config import Payments, Settings
 from pipeline.model import UNASSIGNED, Ledgers, Period, Reconciled
+from pipeline.names import merge_customer_names
 from pipeline.reconcile import CHECKS, LOCATION, fifo, reconcile
 from schemas import LEDGER_KINDS
 
@@ -176,9 +177,16 @@ def test_example_payment_five_goes_to_lina_through_customer_file(example: Reconc
     ]
 
 
-def test_example_warns_unknown_customer_once(example: Reconciled) -> None:
-    flat = [(p.file, p.row, p.code, p.value) for p in example.problems]
-    assert flat == [("合同台账.xlsx", 4, "unknown-customer", NF)]
+def test_example_has_no_reconcile_problems(example: Reconciled) -> None:
+    assert example.problems == []  # its unknown customer is names.py's to report, row by row
+
+
+def test_example_unknown_customer_located_in_every_row_it_appears() -> None:
+    _, problems = merge_customer_names(worked_example().frames, lambda file, sheet, code: ("C", "客户名称"))
+    flat = [(p.file, p.row, p.column, p.code, p.value) for p in problems]
+    assert flat == [
+        (f, row, "C", "unknown-customer", NF) for f, row in [("合同台账.xlsx", 4), ("发货台账.xlsx", 6), ("回款台账.xlsx", 5)]
+    ]
 
 
 def test_example_frames_hand_over_counted_rows(example: Reconciled) -> None:
