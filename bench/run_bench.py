@@ -606,6 +606,11 @@ def check(m: Measured, what: str, log: Path) -> None:
         raise SystemExit(f"{what} failed (exit {m.rc}); the end of {log}:\n{tail}")
 
 
+def stage_seconds(outdir: Path) -> dict[str, float]:
+    """The run's own wall time per stage (run.json "seconds"), which a profiler of the parent cannot see."""
+    return dict(json.loads((outdir / "run.json").read_text(encoding="utf-8")).get("seconds", {}))
+
+
 def peer_plans(plans: list[SheetPlan], every: int) -> list[SheetPlan]:
     """Every `every`-th file of each kind (always the first), all its sheets: a deterministic subset."""
     files: dict[str, list[str]] = {}
@@ -639,11 +644,13 @@ def one_repeat(
     check(m, "taizhang run", work / "taizhang.log")
     # The first run's outputs, kept before the second run replaces them: the floor writes the same cells.
     shutil.copytree(ws / "outbox" / period, work / "taizhang_out")
+    m.extra["seconds"] = stage_seconds(work / "taizhang_out")
 
     print(f"[{k}] second run (one new {SMALL_FILE}) ...", flush=True)
     write_small_payments(ws / "inbox" / SMALL_FILE, customers, period)
     res["second"] = m = measure(tz, work / "second.log")
     check(m, "second taizhang run", work / "second.log")
+    m.extra["seconds"] = stage_seconds(ws / "outbox" / period)
 
     print(f"[{k}] floor ...", flush=True)
     floor_job = {
@@ -780,6 +787,11 @@ def report(rows: dict[str, Row], repeats: list[dict[str, Any]], header: str) -> 
         + (" (subset)" if pe.note else ""),
         f"rows read: floor {first['floor'].extra['rows_read']:,}, peer {first['peer'].extra['rows_read']:,}"
         + (" (subset)" if pe.note else ""),
+        *(
+            f"{label} stages (run.json, s): "
+            + ", ".join(f"{k} {v:.1f}" for k, v in first[key].extra.get("seconds", {}).items())
+            for key, label in (("taizhang", "taizhang run"), ("second", "second run"))
+        ),
         "",
         f"taizhang / floor    {t_floor:6.2f}×  wall  ({tz.cpu / fl.cpu:5.2f}× CPU)   target ≤ {TARGET_FLOOR}×   "
         f"{verdict(t_floor <= TARGET_FLOOR)}   (operations.md ≤ {SPEC_FLOOR}×: {verdict(t_floor <= SPEC_FLOOR)})",

@@ -46,10 +46,17 @@ class FileResult:
     sheets: list[SheetSummary] = field(default_factory=list)
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    released: bool = False  # the frames went to the store and were dropped here
 
     @property
     def accepted(self) -> bool:
-        return bool(self.frames)
+        return self.released or bool(self.frames)
+
+    def release_frames(self) -> None:
+        """Drop the parsed rows once the store has them: a run keeps every FileResult until its reports are
+        written, and at 1,000,000 rows their frames were a second copy of the data set in memory."""
+        self.released = self.accepted
+        self.frames = {}
 
     @property
     def errors(self) -> int:

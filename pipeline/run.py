@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -123,6 +124,7 @@ def duplicate(t: Triage) -> Intake:
 
 def store_parsed(store: Store, t: Triage, result: FileResult, pending: Pending) -> Intake:
     if t.resume:
+        result.release_frames()  # stored by the run that was interrupted
         return Intake(t.seen.path, t.name, "accepted", result, t.earlier, list(result.problems))
     return _store_result(store, t.seen, result, pending)
 
@@ -142,6 +144,7 @@ def _store_result(store: Store, seen: Seen, result: FileResult, pending: Pending
         pending.add(result.sha256, result.name)
         outcome = store.ingest(record, result.frames)
         record = outcome.file
+        result.release_frames()
     else:
         record = store.record_file(record)
     crash_point("after-intake")
@@ -328,6 +331,7 @@ class RunOutcome:
     outputs: list[Path]
     problems: list[Problem]
     totals: dict[str, str]
+    seconds: dict[str, float] = field(default_factory=dict)  # StageTimes of this run
 
     @property
     def exit_code(self) -> int:
@@ -335,6 +339,22 @@ class RunOutcome:
 
 
 ProgressFn = Callable[[str, int, int], None]
+
+
+@dataclass
+class StageTimes:
+    """Wall seconds per stage, recorded in run.json: where a slow run spends its time, without a profiler
+    (the parse and write stages run in worker processes a profiler of the run does not see)."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(time.perf_counter() - start, 3)
 
 
 def run(
@@ -355,8 +375,10 @@ def run(
         pending = Pending(state / "pending.json")
         scan = scan_inbox(workspace / "inbox")
         ready, changing = settled(scan.ready, settings.inbox.settle_seconds)
-        intakes = _take_all(store, ready, workspace / "inbox", settings, today, pending, progress)
-        outcome = _report(store, workspace, settings, period, intakes, started)
+        times = StageTimes()
+        with times.stage("intake"):
+            intakes = _take_all(store, ready, workspace / "inbox", settings, today, pending, progress)
+        outcome = _report(store, workspace, settings, period, intakes, started, times)
         outcome.skipped, outcome.settling = scan.skipped, [s.path for s in changing]
         crash_point("before-archive")
         _file_inputs(workspace, intakes, date.today())
@@ -401,11 +423,14 @@ def _report(
     period: Period,
     intakes: list[Intake],
     started: datetime,
+    times: StageTimes,
 ) -> RunOutcome:
-    ledgers = store.load()
-    frames, name_problems = merge_customer_names(ledgers.frames, _locator(intakes))
-    ledgers = Ledgers(frames)
-    reconciled = reconcile(ledgers, settings, period)
+    with times.stage("load"):
+        ledgers = store.load()
+    with times.stage("reconcile"):
+        frames, name_problems = merge_customer_names(ledgers.frames, _locator(intakes))
+        ledgers = Ledgers(frames)
+        reconciled = reconcile(ledgers, settings, period)
     this_run = {i.name for i in intakes}
     problems = [p for p in name_problems if p.file in this_run]
     problems += [p for p in reconciled.problems if p.file in this_run or not p.file]
@@ -414,16 +439,19 @@ def _report(
     )
     final = workspace / "outbox" / period.label
     previous, fingerprints = previous_outputs(final)
-    ctx.derive_all()  # before the writers fork, so that they share these tables and the problems they add
+    with times.stage("derive"):
+        ctx.derive_all()  # before the writers fork, so that they share these tables and the problems they add
     workers = default_workers(settings.limits.workers)
     with _staging(final) as staging:
         outputs, prints = [], {}
-        for written in run_tasks(report_tasks(ctx, staging, workers), staging, previous, fingerprints, workers):
-            outputs += written.paths
-            prints.update(written.fingerprints)
-            crash_point("mid-outputs")
+        with times.stage("write"):
+            tasks = report_tasks(ctx, staging, workers)
+            for written in run_tasks(tasks, staging, previous, fingerprints, workers):
+                outputs += written.paths
+                prints.update(written.fingerprints)
+                crash_point("mid-outputs")
         totals = headline_totals(ctx)
-        outcome = RunOutcome(period, final, intakes, [], [], outputs, ctx.problems, totals)
+        outcome = RunOutcome(period, final, intakes, [], [], outputs, ctx.problems, totals, times.seconds)
         write_run_json(staging / RUN_JSON, outcome, started, staging, prints)
         crash_point("before-swap")
     outcome.outputs = [final / p.relative_to(staging) for p in outputs]
@@ -503,6 +531,7 @@ def write_run_json(
         "warnings": sum(1 for p in problems if p.severity == "warning"),
         # What each workbook was built from: the next run copies files whose fingerprint is unchanged.
         "fingerprints": fingerprints,
+        "seconds": outcome.seconds,  # wall time per stage: intake, load, reconcile, derive, write
     }
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")

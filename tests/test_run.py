@@ -287,3 +287,5 @@ def test_second_run_copies_unchanged_outputs_and_rewrites_changed_ones(tmp_path:
     assert all(before[n] != after[n] for n in changed)
     data = json.loads((first.outdir / "run.json").read_text(encoding="utf-8"))
     assert data["totals"]["本月回款"] == "500.00" and len(data["fingerprints"]) >= 7
+    assert list(data["seconds"]) == ["intake", "load", "reconcile", "derive", "write"]
+    assert all(0 <= v < 300 for v in data["seconds"].values())

@@ -7,6 +7,7 @@ write) instead of receiving pickles. Each task returns the paths it wrote and th
 
 from __future__ import annotations
 
+import gc
 import multiprocessing as mp
 import os
 from collections.abc import Callable, Iterator
@@ -47,6 +48,11 @@ def run_tasks(
         yield from (_run(plan, i) for i in range(len(tasks)))
         return
     _PLAN = plan
+    # Objects alive now are the workers' inherited tables. Frozen, the workers' garbage collector never walks
+    # them: walking writes to each object's header, and every page written is copied into the worker
+    # (copy on write), so the tree's memory grew with each collection during the write.
+    gc.collect()
+    gc.freeze()
     try:
         size = min(workers, len(tasks))
         with ProcessPoolExecutor(size, mp_context=mp.get_context("fork"), initializer=die_with_parent) as pool:
@@ -55,6 +61,7 @@ def run_tasks(
                 yield future.result()
     finally:
         _PLAN = None
+        gc.unfreeze()
 
 
 def _run_inherited(index: int) -> Written:
