@@ -14,7 +14,7 @@ from pipeline.aging import HEADERS, aging_detail
 from pipeline.config import Settings
 from pipeline.model import Period, Reconciled
 from pipeline.reports.reconciliation import columns
-from pipeline.reports.workbook import Block, write_document
+from pipeline.reports.workbook import Block, shared_widths, write_document
 
 FOLDER = "客户对账单"
 OPENING, CLOSING = "期初余额", "期末余额"
@@ -175,12 +175,14 @@ class StatementSet:
     file_names: dict[str, str]
     no_items: pd.DataFrame
     no_advances: pd.DataFrame
+    widths: list[int]  # one set for every statement: the same layout for each customer, measured once
 
 
 def prepare_statements(reconciled: Reconciled, settings: Settings) -> StatementSet:
     period = reconciled.period
     lines = statement_lines(reconciled, settings)
     items = aging_detail(reconciled.open_items, settings, pd.Timestamp(period.as_of))
+    everyone = statement_blocks("", lines, items, reconciled.advances, settings.company.name, period)
     return StatementSet(
         lines={str(k): g for k, g in lines.groupby("customer", sort=True)},
         items={str(k): g for k, g in items.groupby("customer")},
@@ -188,6 +190,7 @@ def prepare_statements(reconciled: Reconciled, settings: Settings) -> StatementS
         file_names=_unique_names(list(lines["customer"].drop_duplicates())),
         no_items=items.iloc[:0],
         no_advances=reconciled.advances.iloc[:0],
+        widths=shared_widths([(b.frame, b.table_columns) for b in everyone if b.frame is not None]),
     )
 
 
@@ -219,7 +222,7 @@ def write_statements(
             settings.company.name,
             period,
         )
-        found = write_document(path, "对账单", blocks)
+        found = write_document(path, "对账单", blocks, widths=data.widths)
         if warnings is not None:
             warnings.extend(found)
         paths.append(path)

@@ -196,9 +196,18 @@ def write_workbook(path: Path, intro: Intro | None, sheets: Sequence[SheetData])
 
 
 def write_document(
-    path: Path, sheet_name: str, blocks: Sequence[Block], *, landscape: bool = False, fit_width: bool = True
+    path: Path,
+    sheet_name: str,
+    blocks: Sequence[Block],
+    *,
+    landscape: bool = False,
+    fit_width: bool = True,
+    widths: Sequence[int] | None = None,
 ) -> list[str]:
-    """Write one printable sheet of stacked blocks (A4, one page wide) atomically; returns zh-CN warnings."""
+    """Write one printable sheet of stacked blocks (A4, one page wide) atomically; returns zh-CN warnings.
+
+    `widths` fixes the column widths (documents of one kind written by the thousand share them, measured
+    once); by default they fit this document's tables."""
     for block in blocks:
         _check_block(block)
     if sum(block.height for block in blocks) + len(blocks) > MAX_ROWS:
@@ -208,11 +217,12 @@ def write_document(
         name, renamed = _SheetNames().claim(sheet_name)
         warnings = [renamed] if renamed else []
         ws = wb.add_worksheet(name)
-        warnings += _write_blocks(ws, fmts, blocks)
+        warnings += _write_blocks(ws, fmts, blocks, widths)
         _page_setup(ws, None, landscape, fit_width)
         return warnings
 
-    return _write_atomic(Path(path), fill, fingerprint("document", sheet_name, list(blocks), landscape, fit_width))
+    print_ = fingerprint("document", sheet_name, list(blocks), landscape, fit_width, list(widths or ()))
+    return _write_atomic(Path(path), fill, print_)
 
 
 # ---------------------------------------------------------------- workbook and sheets
@@ -699,7 +709,9 @@ def _check_block(block: Block) -> None:
 # ---------------------------------------------------------------- printable documents
 
 
-def _write_blocks(ws: Worksheet, fmts: _Formats, blocks: Sequence[Block]) -> list[str]:
+def _write_blocks(
+    ws: Worksheet, fmts: _Formats, blocks: Sequence[Block], widths: Sequence[int] | None = None
+) -> list[str]:
     """Blocks top to bottom with a blank row between them; widths shared by every table on the sheet."""
     row, cut = 0, 0
     for block in blocks:
@@ -712,13 +724,14 @@ def _write_blocks(ws: Worksheet, fmts: _Formats, blocks: Sequence[Block]) -> lis
             cut += sum(_write_table(ws, fmts, block.frame, block.table_columns, row))
             row += 1 + len(block.frame)
         row += 1
-    _set_widths(ws, _shared_widths([(b.frame, b.table_columns) for b in blocks if b.frame is not None]))
+    tables = [(b.frame, b.table_columns) for b in blocks if b.frame is not None]
+    _set_widths(ws, list(widths) if widths is not None else shared_widths(tables))
     return (
         [f"「{ws.name}」工作表有 {cut:,} 个单元格超过 Excel 单元格上限，已截断并在末尾标注。"] if cut else []
     )
 
 
-def _shared_widths(tables: Sequence[tuple[pd.DataFrame, tuple[Column, ...]]]) -> list[int]:
+def shared_widths(tables: Sequence[tuple[pd.DataFrame, tuple[Column, ...]]]) -> list[int]:
     """One width per column index: the widest any of the stacked tables needs there."""
     per_table = [_table_widths(frame, cols) for frame, cols in tables]
     if not per_table:
@@ -775,6 +788,6 @@ def _write_section(
 
 def _intro_widths(inputs: pd.DataFrame, settings: pd.DataFrame) -> list[int]:
     """One width per column shared by both tables; column B also holds 生成时间."""
-    widths = _shared_widths([(f, columns_from(f)) for f in (inputs, settings)])
+    widths = shared_widths([(f, columns_from(f)) for f in (inputs, settings)])
     widths[1] = max(widths[1], len("0000-00-00 00:00:00") + 2)
     return widths
