@@ -579,9 +579,9 @@ def _content_width(s: pd.Series, kind: ColumnKind) -> int:
     s = s.dropna()
     if s.empty:
         return 0
-    if getattr(s.dtype, "storage", None) == "pyarrow":
-        return _arrow_text_width(s)
     if s.dtype != object and pd.api.types.is_string_dtype(s.dtype):
+        if getattr(s.dtype, "storage", None) == "pyarrow":
+            return _arrow_text_width(s)
         return int((s.str.len() + s.str.count(_WIDE_PATTERN)).max())
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
         return 10 if kind != "text" else 19
