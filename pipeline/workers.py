@@ -36,9 +36,26 @@ class Job:
 
 
 def _limit_memory(megabytes: int) -> None:
+    """At most `megabytes` more address space than the worker holds when it starts.
+
+    A forked worker inherits the parent's address space: a few hundred MB after imports, several GB in a
+    long-lived `taizhang watch` after a large run (pyarrow keeps what it reserved). An absolute limit would
+    leave such a worker no room, and every file would come back as too large."""
     if megabytes > 0:
-        limit = megabytes * 1024 * 1024
+        limit = _address_space() + megabytes * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _address_space() -> int:
+    """This process's virtual size in bytes (0 where /proc is missing)."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 
 def _serve(conn: Connection, settings: Settings, today: date) -> None:
