@@ -266,17 +266,10 @@ def to_date(s: pd.Series, year: int | None, date1904: bool = False) -> tuple[pd.
     if len(moments):
         result.loc[moments.index] = pd.to_datetime(moments).dt.normalize().astype("datetime64[s]")
     if len(texts):
-        t = texts.str.normalize("NFKC").str.strip()
-        for pattern in (_DATE_YMD, _DATE_COMPACT):
-            parts = t.str.extract(pattern).astype("float64")
-            hit = parts[0].notna() & y.loc[t.index].isna()
-            idx = parts.index[hit]
-            y.loc[idx], m.loc[idx], d.loc[idx] = parts.loc[idx, 0], parts.loc[idx, 1], parts.loc[idx, 2]
-        md = t.str.extract(_DATE_MD).astype("float64")
-        hit = md[0].notna() & y.loc[t.index].isna()
-        idx = md.index[hit]
-        if year is not None:
-            y.loc[idx], m.loc[idx], d.loc[idx] = float(year), md.loc[idx, 0], md.loc[idx, 1]
+        # A ledger repeats a few hundred date texts over thousands of rows: parse each distinct text once.
+        codes, uniques = pd.factorize(texts)
+        parts = _text_date_parts(pd.Series(uniques, dtype="str"), year).to_numpy()[codes]
+        y.loc[texts.index], m.loc[texts.index], d.loc[texts.index] = parts[:, 0], parts[:, 1], parts[:, 2]
     has_parts = y.notna()
     implausible = has_parts & ((y < 2000) | (y > 2099))
     ok = has_parts & ~implausible
@@ -287,6 +280,22 @@ def to_date(s: pd.Series, year: int | None, date1904: bool = False) -> tuple[pd.
     null = _is_null(s)
     unparseable = ~null & result.isna() & ~implausible
     return result, unparseable, implausible
+
+
+def _text_date_parts(texts: pd.Series, year: int | None) -> pd.DataFrame:
+    """Year, month and day columns (NaN where no form matches) of date texts; `year` completes 3月5日."""
+    t = texts.str.normalize("NFKC").str.strip()
+    out = pd.DataFrame(np.nan, index=t.index, columns=[0, 1, 2])
+    for pattern in (_DATE_YMD, _DATE_COMPACT):
+        parts = t.str.extract(pattern).astype("float64")
+        hit = parts[0].notna() & out[0].isna()
+        out.loc[hit] = parts.loc[hit, [0, 1, 2]].to_numpy()
+    if year is not None:
+        md = t.str.extract(_DATE_MD).astype("float64")
+        hit = md[0].notna() & out[0].isna()
+        out.loc[hit, 0] = float(year)
+        out.loc[hit, [1, 2]] = md.loc[hit, [0, 1]].to_numpy()
+    return out
 
 
 _MONEY_CLEAN = re.compile(r"[¥￥$元,，\s]|RMB|rmb|CNY|人民币")

@@ -387,3 +387,18 @@ def test_amount_mismatch_warning(tmp: Path) -> None:
 def test_future_date_warning(tmp: Path) -> None:
     r = ingest(write_xlsx(tmp / "合同.xlsx", [HEADER, ["HT-1", "2030-01-01", "甲", "张伟", 1]]))
     assert flat(r, "warning") == [(2, "B", "future-date")] and r.accepted
+
+
+def test_to_date_reads_every_ledger_form_also_when_texts_repeat() -> None:
+    from pipeline.normalise import to_date
+
+    cells: list[object] = [
+        "2025-03-05", "2025/3/5", "2025.3.5", "2025年3月5日", "20250305", "3月5日", "２０２５－０３－０５",
+        "2025-03-05 10:20", 45721, 20250305, date(2025, 3, 5), datetime(2025, 3, 5, 9, 30),
+        None, "", "abc", "1899-01-01", "2025年3月5日", "3月5日", "abc",
+    ]
+    values, unparseable, implausible = to_date(pd.Series(cells, dtype="object"), 2025)
+    as_text = [None if pd.isna(v) else f"{v:%Y-%m-%d}" for v in values]
+    assert as_text == ["2025-03-05"] * 12 + [None, None, None, None, "2025-03-05", "2025-03-05", None]
+    assert unparseable.tolist() == [False] * 14 + [True, False, False, False, True]
+    assert implausible.tolist() == [False] * 15 + [True, False, False, False]
