@@ -20,8 +20,8 @@
    taizhang and the second run go first in each repeat because the floor writes the cells taizhang wrote.
 4. Prints wall time, CPU time (the whole process tree: this script is a child subreaper, so the forkserver
    workers are counted) and peak memory (the sum of PSS over the process tree, sampled every 0.5 s, so
-   pages forked workers share are counted once; and the largest single process's RSS, from wait4), the ratios and pass/fail against issue 7's targets. Appends the figures to
-   bench/data/results.jsonl.
+   pages forked workers share are counted once; and the largest single process's RSS, from wait4), the
+   ratios and pass/fail against issue 7's targets. Appends the figures to bench/data/results.jsonl.
 """
 
 from __future__ import annotations
@@ -227,7 +227,7 @@ def output_cells(outdir: Path) -> list[tuple[str, list[tuple[str, list[list[Any]
 class Measured:
     wall: float
     cpu: float
-    rss_tree_mib: float  # peak of the summed PSS of every process in the run's session (sampled)
+    pss_tree_mib: float  # peak of the summed PSS of every process in the run's session (sampled)
     rss_proc_mib: float  # the largest single process (ru_maxrss from wait4)
     rc: int
     extra: dict[str, Any] = field(default_factory=dict)  # a stage's own JSON report
@@ -699,7 +699,7 @@ class Row:
     label: str
     wall: float
     cpu: float
-    rss_tree: float | None
+    pss_tree: float | None
     rss_proc: float | None
     note: str = ""
 
@@ -717,7 +717,7 @@ def summarise(repeats: list[dict[str, Any]]) -> dict[str, Row]:
             "floor (fastexcel read + xlsxwriter write)",
             floor_wall,
             floor_cpu,
-            med(lambda r: r["floor"].rss_tree_mib),
+            med(lambda r: r["floor"].pss_tree_mib),
             med(lambda r: r["floor"].rss_proc_mib),
             "timed inside its process",
         ),
@@ -739,7 +739,7 @@ def summarise(repeats: list[dict[str, Any]]) -> dict[str, Row]:
             "peer (pandas + openpyxl)",
             med(lambda r: r["peer"].wall) * scale,
             med(lambda r: r["peer"].cpu) * scale,
-            med(lambda r: r["peer"].rss_tree_mib),
+            med(lambda r: r["peer"].pss_tree_mib),
             med(lambda r: r["peer"].rss_proc_mib),
             f"EXTRAPOLATED ×{scale:.2f} from a subset; RSS is the subset's" if scale > 1.0001 else "",
         ),
@@ -747,14 +747,14 @@ def summarise(repeats: list[dict[str, Any]]) -> dict[str, Row]:
             "taizhang run (fresh workspace)",
             med(lambda r: r["taizhang"].wall),
             med(lambda r: r["taizhang"].cpu),
-            med(lambda r: r["taizhang"].rss_tree_mib),
+            med(lambda r: r["taizhang"].pss_tree_mib),
             med(lambda r: r["taizhang"].rss_proc_mib),
         ),
         "second": Row(
             "second run (+1 small file)",
             med(lambda r: r["second"].wall),
             med(lambda r: r["second"].cpu),
-            med(lambda r: r["second"].rss_tree_mib),
+            med(lambda r: r["second"].pss_tree_mib),
             med(lambda r: r["second"].rss_proc_mib),
         ),
     }
@@ -777,12 +777,12 @@ def report(rows: dict[str, Row], repeats: list[dict[str, Any]], header: str) -> 
     ]
     for r in rows.values():
         out.append(
-            f"{r.label:44} {r.wall:8.2f} {r.cpu:8.2f} {mib(r.rss_tree)} {mib(r.rss_proc)}"
+            f"{r.label:44} {r.wall:8.2f} {r.cpu:8.2f} {mib(r.pss_tree)} {mib(r.rss_proc)}"
             + (f"  {r.note}" if r.note else "")
         )
     fl, pe, tz, se = rows["floor"], rows["peer"], rows["taizhang"], rows["second"]
     t_floor, t_peer, t_second = tz.wall / fl.wall, pe.wall / tz.wall, se.wall / tz.wall
-    rss = max(tz.rss_tree or 0, se.rss_tree or 0)
+    pss = max(tz.pss_tree or 0, se.pss_tree or 0)
     first = repeats[0]
     out += [
         "",
@@ -802,8 +802,8 @@ def report(rows: dict[str, Row], repeats: list[dict[str, Any]], header: str) -> 
         f"{verdict(t_floor <= TARGET_FLOOR)}   (operations.md ≤ {SPEC_FLOOR}×: {verdict(t_floor <= SPEC_FLOOR)})",
         f"peer / taizhang     {t_peer:6.2f}×  wall  ({pe.cpu / tz.cpu:5.2f}× CPU)   target ≥ {TARGET_PEER}×     "
         f"{verdict(t_peer >= TARGET_PEER)}" + ("   (peer extrapolated)" if pe.note else ""),
-        f"peak PSS (tree)     {rss:6.0f} MiB                     target < {TARGET_RSS_MIB} MiB "
-        f"{verdict(rss < TARGET_RSS_MIB)}",
+        f"peak PSS (tree)     {pss:6.0f} MiB                     target < {TARGET_RSS_MIB} MiB "
+        f"{verdict(pss < TARGET_RSS_MIB)}",
         f"second / first      {t_second:6.2f}×  wall  ({se.cpu / tz.cpu:5.2f}× CPU)   target ≤ {TARGET_SECOND}×  "
         f"{verdict(t_second <= TARGET_SECOND)}   (operations.md < {SPEC_SECOND}×: {verdict(t_second < SPEC_SECOND)})",
     ]
