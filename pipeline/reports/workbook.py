@@ -22,6 +22,7 @@ from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
+from pipeline.reports import sheetxml
 from pipeline.reports.reuse import fingerprint, reuse_previous
 
 ColumnKind = Literal["text", "money", "rate", "date", "int", "decimal", "days"]
@@ -382,13 +383,18 @@ def _write_table(
     """Header at row `top`, then the frame's rows; returns how many texts were cut, per column."""
     for c, col in enumerate(cols):
         ws.write_string(top, c, col.header, fmts.header)
-    cell_fmts = [fmts.cell[col.kind] for col in cols]
+    letters = [xl_col_to_name(c) for c in range(len(cols))]
     cut = [0] * len(cols)
     row = top + 1
     for chunk in _chunks(frame):
-        cells = [_cells(chunk[col.src], col.kind) for col in cols]
-        cut = [a + b for a, (_, b) in zip(cut, cells, strict=True)]
-        _write_rows(ws, row, [values for values, _ in cells], cell_fmts)
+        sheetxml.start_rows(ws, row)
+        rows = sheetxml.row_numbers(row, len(chunk))
+        cells = []
+        for c, col in enumerate(cols):
+            xml, n = _column_cells(chunk[col.src], col.kind, letters[c], rows, fmts.cell[col.kind])
+            cells.append(xml)
+            cut[c] += n
+        sheetxml.write_rows(ws, row, rows, cells, len(cols) - 1)
         row += len(chunk)
     return cut
 
@@ -396,19 +402,6 @@ def _write_table(
 def _chunks(frame: pd.DataFrame) -> Iterator[pd.DataFrame]:
     for start in range(0, len(frame), CHUNK_ROWS):
         yield frame.iloc[start : start + CHUNK_ROWS]
-
-
-def _write_rows(ws: Worksheet, first: int, columns: list[list[Cell]], fmts: list[Format | None]) -> None:
-    """The hot loop: one public xlsxwriter call per non-blank cell, text always via write_string."""
-    write_string, write_number = ws.write_string, ws.write_number
-    for r, values in enumerate(zip(*columns, strict=True), start=first):
-        for c, v in enumerate(values):
-            if v is None:
-                continue
-            if v.__class__ is str:
-                write_string(r, c, v, fmts[c])
-            else:
-                write_number(r, c, v, fmts[c])
 
 
 def _write_total(
@@ -442,23 +435,25 @@ def _column_total(s: pd.Series, kind: ColumnKind) -> float:
 # ---------------------------------------------------------------- cell values
 
 
-def _cells(s: pd.Series, kind: ColumnKind) -> tuple[list[Cell], int]:
-    """Python cell values for one chunk of one column (float, str or None) and how many texts were cut."""
+def _column_cells(
+    s: pd.Series, kind: ColumnKind, letter: str, rows: pa.Array, fmt: Format | None
+) -> tuple[pa.Array, int]:
+    """The `<c>` XML of one chunk of one column (null where blank) and how many texts were cut."""
     if kind == "text":
-        return _text_cells(s)
+        texts, cut = _text_values(s)
+        return sheetxml.text_cells(texts, letter, rows, fmt), cut
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
-        return _float_cells(_serials(s)), 0
+        return sheetxml.number_cells(_serials(s), letter, rows, fmt), 0
     if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
         arr = s.to_numpy(dtype="float64", na_value=np.nan)
-        return _float_cells(arr / 100 if kind == "money" else arr), 0
-    return _fit_texts([_object_cell(v, kind) for v in s.to_numpy(dtype=object)])
-
-
-def _float_cells(arr: np.ndarray) -> list[Cell]:
-    values: list[Cell] = arr.tolist()
-    for i in np.flatnonzero(np.isnan(arr)).tolist():
-        values[i] = None
-    return values
+        return sheetxml.number_cells(arr / 100 if kind == "money" else arr, letter, rows, fmt), 0
+    # A typed column holding mixed values: text stays text, numbers and dates become numbers.
+    values, cut = _fit_texts([_object_cell(v, kind) for v in s.to_numpy(dtype=object)])
+    numbers = np.array([np.nan if v is None or v.__class__ is str else v for v in values], dtype=np.float64)
+    texts = pa.array([v if v.__class__ is str else None for v in values], sheetxml.TEXT)
+    return pc.coalesce(
+        sheetxml.text_cells(texts, letter, rows, fmt), sheetxml.number_cells(numbers, letter, rows, fmt)
+    ), cut
 
 
 def _serials(s: pd.Series) -> np.ndarray:
@@ -467,13 +462,20 @@ def _serials(s: pd.Series) -> np.ndarray:
     return ((naive - _EXCEL_EPOCH) / _ONE_DAY).to_numpy(dtype="float64", na_value=np.nan)
 
 
-def _text_cells(s: pd.Series) -> tuple[list[Cell], int]:
+def _text_values(s: pd.Series) -> tuple[pa.Array, int]:
+    """A text column's cell texts (over-long ones cut with a marker) and how many were cut."""
     if s.dtype != object and pd.api.types.is_string_dtype(s.dtype):
-        values: list[Cell] = s.to_numpy(dtype=object, na_value=None).tolist()
-        check = s.str.len().to_numpy(dtype="float64", na_value=0.0)
-        suspects = np.flatnonzero((check == 0) | (check > MAX_TEXT // 2)).tolist()
-        return _fit_texts(values, suspects)
-    return _fit_texts([_as_text(v) for v in s.to_numpy(dtype=object)])
+        texts = pa.array(s.array, from_pandas=True)
+        suspects = np.flatnonzero(
+            pc.fill_null(pc.greater(pc.utf8_length(texts), MAX_TEXT // 2), False).to_numpy(zero_copy_only=False)
+        )
+        if not len(suspects):
+            return texts, 0
+        values: list[Cell] = texts.to_pylist()
+        values, cut = _fit_texts(values, suspects.tolist())
+        return pa.array(values, sheetxml.TEXT), cut
+    values, cut = _fit_texts([_as_text(v) for v in s.to_numpy(dtype=object)])
+    return pa.array(values, sheetxml.TEXT), cut
 
 
 def _fit_texts(values: list[Cell], suspects: list[int] | None = None) -> tuple[list[Cell], int]:

@@ -1,0 +1,151 @@
+"""Table rows as worksheet XML, built a column at a time with pyarrow and streamed into xlsxwriter.
+
+xlsxwriter spends about 6 µs of Python per cell (`write_string` → `_write_single_row` → `_write_cell`), which made
+writing 80% of a run at a million ledger rows. Here a whole chunk of rows becomes `<row>` XML in a handful of
+vectorised string kernels, written exactly as xlsxwriter's constant_memory mode writes them (inline strings,
+the same control-character and whitespace rules), into the same temporary row file. Headers, formats, widths,
+formulas and everything else still go through xlsxwriter's public API.
+
+The row file, `previous_row` and `_check_dimensions` are xlsxwriter internals: pyproject pins xlsxwriter below
+the next major version, and tests/test_sheetxml.py compares every cell with what `write_string`/`write_number`
+produce, so a change there fails the tests instead of a user's workbook.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from xlsxwriter.format import Format
+from xlsxwriter.worksheet import Worksheet
+
+TEXT = pa.large_string()
+# What xlsxwriter escapes as _xHHHH_ (control characters, U+FFFE/U+FFFF) or protects (a literal "_x0041_").
+_NEEDS_CONTROL_ESCAPE = r"[\x00-\x08\x0b-\x1f\x{fffe}\x{ffff}]|_x[0-9a-fA-F]{4}_"
+# Python's str.isspace() characters that survive the control escape; RE2's \s alone is ASCII-only.
+_SPACE = r"[\t\n\f\r \x{85}\p{Z}]"
+_EDGE_SPACE = f"^{_SPACE}|{_SPACE}$"
+_LITERAL_ESCAPE = re.compile(r"(_x[0-9a-fA-F]{4}_)")
+_CONTROL = re.compile(r"([\x00-\x08\x0b-\x1f])")
+
+
+def lit(text: str) -> pa.Scalar:
+    return pa.scalar(text, TEXT)
+
+
+def row_numbers(first: int, count: int) -> pa.Array:
+    """1-based row numbers as text for 0-based rows first .. first+count-1."""
+    return pc.cast(pa.array(np.arange(first + 1, first + count + 1, dtype=np.int64)), TEXT)
+
+
+def style(fmt: Format | None) -> str:
+    """The cell's ` s="…"` attribute, as xlsxwriter writes it; none without a format."""
+    return "" if fmt is None else f' s="{fmt._get_xf_index()}"'
+
+
+def number_cells(values: np.ndarray, letter: str, rows: pa.Array, fmt: Format | None) -> pa.Array:
+    """`<c>` of each float; NaN is no cell, ±inf the #DIV/0! error cell xlsxwriter writes with nan_inf_to_errors."""
+    values = np.asarray(values, dtype=np.float64)
+    missing = np.isnan(values)
+    infinite = np.isinf(values)
+    text = pc.cast(pa.array(np.where(infinite, 0.0, values), mask=missing), TEXT)
+    attrs = style(fmt)
+    cells = pc.binary_join_element_wise(
+        lit(f'<c r="{letter}'), rows, lit(f'"{attrs}><v>'), text, lit("</v></c>"), lit("")
+    )
+    if not infinite.any():
+        return cells
+    errors = pc.binary_join_element_wise(
+        lit(f'<c r="{letter}'),
+        rows,
+        lit(f'"{attrs} t="e"><f>'),
+        pa.array(np.where(values < 0, "-1/0", "1/0"), TEXT),
+        lit("</f><v>#DIV/0!</v></c>"),
+        lit(""),
+    )
+    return pc.if_else(pa.array(infinite), errors, cells)
+
+
+def text_cells(values: pa.Array, letter: str, rows: pa.Array, fmt: Format | None) -> pa.Array:
+    """`<c t="inlineStr">` of each text; null and "" are no cell. Texts must already fit Excel's cell limit."""
+    values = pc.cast(_flat(values), TEXT)
+    values = pc.if_else(pc.equal(pc.utf8_length(values), 0), pa.scalar(None, TEXT), values)
+    values = _escape_controls(values)
+    for raw, escaped in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
+        values = pc.replace_substring(values, raw, escaped)
+    opening = pc.if_else(
+        pc.match_substring_regex(values, _EDGE_SPACE), lit('<t xml:space="preserve">'), lit("<t>")
+    )
+    return pc.binary_join_element_wise(
+        lit(f'<c r="{letter}'),
+        rows,
+        lit(f'"{style(fmt)} t="inlineStr"><is>'),
+        opening,
+        values,
+        lit("</t></is></c>"),
+        lit(""),
+    )
+
+
+def _escape_controls(values: pa.Array) -> pa.Array:
+    """xlsxwriter's `_escape_control_characters`, in Python for the rare texts that need it."""
+    flagged = pc.fill_null(pc.match_substring_regex(values, _NEEDS_CONTROL_ESCAPE), False)
+    if not pc.any(flagged).as_py():
+        return values
+    texts = values.to_pylist()
+    for i in np.flatnonzero(flagged.to_numpy(zero_copy_only=False)).tolist():
+        text = _LITERAL_ESCAPE.sub(r"_x005F\1", texts[i])
+        text = _CONTROL.sub(lambda m: f"_x{ord(m.group(1)):04X}_", text)
+        texts[i] = text.replace("\ufffe", "_xFFFE_").replace("\uffff", "_xFFFF_")
+    return pa.array(texts, TEXT)
+
+
+def start_rows(ws: Worksheet, first: int) -> None:
+    """Hand xlsxwriter's pending row (the header) to its row file before rows first.. are built, so that formats
+    get their style numbers in the order xlsxwriter itself would give them."""
+    if not ws.constant_memory or ws.previous_row > first or (ws.previous_row == first and ws.table):
+        raise ValueError("sheet rows must be written top to bottom into a constant_memory sheet")
+    ws._write_single_row(first)
+
+
+def write_rows(ws: Worksheet, first: int, rows: pa.Array, cells: Sequence[pa.Array], last_col: int) -> None:
+    """Append rows first.. (0-based, after `start_rows`) of `cells`: one fragment array per column, null = blank.
+    Rows without any cell are left out, as xlsxwriter leaves them out."""
+    if ws.previous_row != first or ws.table:
+        raise ValueError("start_rows(ws, first) must come right before write_rows(ws, first, ...)")
+    occupied = _any_valid(cells)
+    if not occupied.any():
+        return
+    filled = [pc.fill_null(c, lit("")) for c in cells]
+    xml = pc.binary_join_element_wise(lit('<row r="'), rows, lit('">'), *filled, lit("</row>"), lit(""))
+    xml = xml.filter(pa.array(occupied))
+    last = first + int(np.flatnonzero(occupied)[-1])
+    ws._check_dimensions(first + int(np.argmax(occupied)), 0)
+    ws._check_dimensions(last, last_col)
+    ws.row_data_fh.flush()
+    ws.row_data_fh.buffer.write(_joined_bytes(xml))
+    ws.previous_row = last
+
+
+def _flat(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+def _any_valid(cells: Sequence[pa.Array]) -> np.ndarray:
+    occupied = np.zeros(len(cells[0]) if cells else 0, dtype=bool)
+    for c in cells:
+        occupied |= c.is_valid().to_numpy(zero_copy_only=False)
+    return occupied
+
+
+def _joined_bytes(xml: pa.Array) -> memoryview:
+    """All strings of a null-free (large) string array back to back, straight from its data buffer."""
+    xml = pc.cast(_flat(xml), TEXT)
+    offsets = np.frombuffer(xml.buffers()[1], dtype=np.int64)[xml.offset : xml.offset + len(xml) + 1]
+    data = xml.buffers()[2]
+    if data is None:
+        return memoryview(b"")
+    return memoryview(data)[int(offsets[0]) : int(offsets[-1])]
