@@ -307,6 +307,16 @@ REPORT_WRITERS: list[Writer] = [
 SHARDS_PER_WORKER = 4
 
 
+def task_label(task: Task) -> str:
+    """e.g. "reconciliation", "statements 2/4": the writer's name and the shard it writes."""
+    func = task.func if isinstance(task, partial) else task
+    name = getattr(func, "__name__", "task").removeprefix("_write_")
+    if isinstance(task, partial) and len(task.args) > 2:
+        k, n = task.args[2]
+        return f"{name} {k + 1}/{n}"
+    return name
+
+
 def report_tasks(ctx: ReportContext, outdir: Path, workers: int) -> list[Task]:
     shards = SHARDS_PER_WORKER * workers if workers > 1 else 1
     tasks: list[Task] = []
@@ -332,6 +342,7 @@ class RunOutcome:
     problems: list[Problem]
     totals: dict[str, str]
     seconds: dict[str, float] = field(default_factory=dict)  # StageTimes of this run
+    task_seconds: dict[str, float] = field(default_factory=dict)  # StageTimes.tasks: the write stage in detail
 
     @property
     def exit_code(self) -> int:
@@ -347,6 +358,7 @@ class StageTimes:
     (the parse and write stages run in worker processes a profiler of the run does not see)."""
 
     seconds: dict[str, float] = field(default_factory=dict)
+    tasks: dict[str, float] = field(default_factory=dict)  # wall seconds of each report task, in its worker
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -446,12 +458,16 @@ def _report(
         outputs, prints = [], {}
         with times.stage("write"):
             tasks = report_tasks(ctx, staging, workers)
-            for written in run_tasks(tasks, staging, previous, fingerprints, workers):
+            written_by = run_tasks(tasks, staging, previous, fingerprints, workers)
+            for task, written in zip(tasks, written_by, strict=True):
                 outputs += written.paths
                 prints.update(written.fingerprints)
+                times.tasks[task_label(task)] = written.seconds
                 crash_point("mid-outputs")
         totals = headline_totals(ctx)
-        outcome = RunOutcome(period, final, intakes, [], [], outputs, ctx.problems, totals, times.seconds)
+        outcome = RunOutcome(
+            period, final, intakes, [], [], outputs, ctx.problems, totals, times.seconds, times.tasks
+        )
         write_run_json(staging / RUN_JSON, outcome, started, staging, prints)
         crash_point("before-swap")
     outcome.outputs = [final / p.relative_to(staging) for p in outputs]
@@ -532,6 +548,7 @@ def write_run_json(
         # What each workbook was built from: the next run copies files whose fingerprint is unchanged.
         "fingerprints": fingerprints,
         "seconds": outcome.seconds,  # wall time per stage: intake, load, reconcile, derive, write
+        "write_seconds": outcome.task_seconds,  # per report task; they run side by side on the cores
     }
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")

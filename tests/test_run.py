@@ -289,3 +289,6 @@ def test_second_run_copies_unchanged_outputs_and_rewrites_changed_ones(tmp_path:
     assert data["totals"]["本月回款"] == "500.00" and len(data["fingerprints"]) >= 7
     assert list(data["seconds"]) == ["intake", "load", "reconcile", "derive", "write"]
     assert all(0 <= v < 300 for v in data["seconds"].values())
+    tasks = data["write_seconds"]  # every report task, statements by shard
+    assert {"reconciliation", "aging", "monthly", "assessment", "summary", "problem_list"} <= tasks.keys()
+    assert any(k.startswith("statements ") for k in tasks) and sum(tasks.values()) > 0

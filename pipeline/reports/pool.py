@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import multiprocessing as mp
 import os
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ Task = Callable[[], list[Path]]
 class Written:
     paths: list[Path]
     fingerprints: dict[str, str]
+    seconds: float = 0.0  # wall time of the task in its worker
 
 
 @dataclass(frozen=True)
@@ -70,9 +72,10 @@ def _run_inherited(index: int) -> Written:
 
 
 def _run(plan: _Plan, index: int) -> Written:
+    start = time.perf_counter()
     with reusing(plan.previous, plan.staging, plan.old) as reuse:
         paths = plan.tasks[index]()
-    return Written(paths, reuse.new)
+    return Written(paths, reuse.new, round(time.perf_counter() - start, 3))
 
 
 def default_workers(configured: int) -> int:
