@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zipfile
 from datetime import date, datetime
 from pathlib import Path
@@ -418,3 +419,81 @@ def test_document_stacks_blocks_on_one_printable_sheet(tmp_path: Path) -> None:
     assert int(ws.page_setup.paperSize) == 9 and ws.page_setup.fitToHeight == 0
     assert ws.freeze_panes is None and ws.auto_filter.ref is None
     assert sorted(p.name for p in path.parent.iterdir()) == ["华东_2024-03.xlsx"]
+
+
+def _by_cell(path: Path, blocks: list[wbmod.Block], layout: wbmod.DocumentLayout) -> None:
+    """The document layout written cell by cell with xlsxwriter's public API: the reference for the batch."""
+    wb = xlsxwriter.workbook.Workbook(str(path), wbmod.WORKBOOK_OPTIONS)
+    fmts = wbmod._Formats(wb)
+    ws = wb.add_worksheet(layout.sheet_name)
+    row = 0
+    for block in blocks:
+        for i, line in enumerate(block.lines):
+            if line:
+                ws.write_string(row + i, 0, line, fmts.title if block.heading and i == 0 else None)
+        row += len(block.lines)
+        if block.frame is not None:
+            cols = block.table_columns
+            for c, col in enumerate(cols):
+                ws.write_string(row, c, col.header, fmts.header)
+            for r, values in enumerate(block.frame.itertuples(index=False), start=row + 1):
+                for c, (col, v) in enumerate(zip(cols, values, strict=True)):
+                    if isinstance(v, str) and v:
+                        ws.write_string(r, c, v, fmts.cell[col.kind])
+                    elif isinstance(v, pd.Timestamp):
+                        ws.write_number(r, c, wbmod._serial(v), fmts.cell[col.kind])
+                    elif pd.api.types.is_number(v) and not pd.isna(v):
+                        ws.write_number(r, c, v / 100 if col.kind == "money" else v, fmts.cell[col.kind])
+            row += 1 + len(block.frame)
+        row += 1
+    for c, width in enumerate(layout.widths):
+        ws.set_column(c, c, width)
+    ws.set_paper(9)
+    ws.fit_to_pages(1, 0)
+    wb.close()
+
+
+def _statement_like(customer: str, rows: int, with_items: bool) -> list[wbmod.Block]:
+    lines = pd.DataFrame(
+        {
+            "date": pd.Series(pd.date_range("2025-11-01", periods=rows)).astype("datetime64[s]"),
+            "event": pd.Series([f"发货 & <{i}>" if i % 3 else "" for i in range(rows)], dtype="str"),
+            "amount": pd.array([i * 12345 - 500 if i % 4 else None for i in range(rows)], dtype="Int64"),
+        }
+    )
+    cols = (Column("日期", "date", "date"), Column("摘要", source="event"), Column("金额", "money", "amount"))
+    items = pd.DataFrame({"单据号": pd.Series(["FH-1", " 前导空格"], dtype="str"), "天数": pd.array([3, 40])})
+    blocks = [
+        wbmod.Block(("某某公司", "客户对账单", f"客户名称：{customer}"), heading=True),
+        wbmod.Block(("往来明细",), lines, cols),
+        wbmod.Block(("未结清款项",) + (() if with_items else ("无",)), items if with_items else None),
+        wbmod.Block(("客户确认（盖章）：", "", "日期：")),
+    ]
+    return blocks
+
+
+def test_documents_in_a_batch_are_what_xlsxwriter_writes_cell_by_cell(tmp_path: Path) -> None:
+    documents = [_statement_like("华东", 5, True), _statement_like("北京", 0, False), _statement_like("=x", 40, True)]
+    layout = wbmod.DocumentLayout("对账单", (12, 20, 14))
+    paths = [tmp_path / f"{i}.xlsx" for i in range(len(documents))]
+    assert wbmod.write_documents(paths, documents, layout) == [[], [], []]
+    for path, blocks in zip(paths, documents, strict=True):
+        _by_cell(tmp_path / "ref.xlsx", blocks, layout)
+        ours, ref = _sheet_xml(path), _sheet_xml(tmp_path / "ref.xlsx")
+        number = re.compile(r"<v>([-0-9.Ee+]+)</v>")
+        assert number.sub(lambda m: f"<v>{float(m.group(1)):.12g}</v>", ours) == number.sub(
+            lambda m: f"<v>{float(m.group(1)):.12g}</v>", ref
+        )
+        with zipfile.ZipFile(path) as z, zipfile.ZipFile(tmp_path / "ref.xlsx") as r:
+            assert z.namelist() == r.namelist()
+            assert z.read("xl/styles.xml") == r.read("xl/styles.xml")
+
+
+def test_document_batch_cuts_over_long_text_per_document(tmp_path: Path) -> None:
+    long = pd.DataFrame({"摘要": pd.Series(["长" * 40_000, "短"], dtype="str")})
+    documents = [[wbmod.Block(("甲",))], [wbmod.Block(("乙",), long)]]
+    paths = [tmp_path / "a.xlsx", tmp_path / "b.xlsx"]
+    warnings = wbmod.write_documents(paths, documents, wbmod.DocumentLayout("对账单", (60,)))
+    assert warnings[0] == [] and len(warnings[1]) == 1 and "1 个单元格" in warnings[1][0]
+    ws = openpyxl.load_workbook(paths[1])["对账单"]
+    assert ws["A3"].value.endswith("超出 Excel 单元格上限】") and ws["A4"].value == "短"

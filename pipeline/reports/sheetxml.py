@@ -38,7 +38,12 @@ def lit(text: str) -> pa.Scalar:
 
 def row_numbers(first: int, count: int) -> pa.Array:
     """1-based row numbers as text for 0-based rows first .. first+count-1."""
-    return pc.cast(pa.array(np.arange(first + 1, first + count + 1, dtype=np.int64)), TEXT)
+    return row_numbers_of(np.arange(first, first + count, dtype=np.int64))
+
+
+def row_numbers_of(rows: np.ndarray) -> pa.Array:
+    """1-based row numbers as text for 0-based rows."""
+    return pc.cast(pa.array(np.asarray(rows, dtype=np.int64) + 1), TEXT)
 
 
 def style(fmt: Format | None) -> str:
@@ -116,17 +121,17 @@ def write_rows(ws: Worksheet, first: int, rows: pa.Array, cells: Sequence[pa.Arr
     Rows without any cell are left out, as xlsxwriter leaves them out."""
     if ws.previous_row != first or ws.table:
         raise ValueError("start_rows(ws, first) must come right before write_rows(ws, first, ...)")
-    occupied = _any_valid(cells)
+    occupied = occupied_rows(cells)
     if not occupied.any():
         return
-    filled = [pc.fill_null(c, lit("")) for c in cells]
-    xml = pc.binary_join_element_wise(lit('<row r="'), rows, lit('">'), *filled, lit("</row>"), lit(""))
+    xml = row_elements(rows, cells)
     xml = xml.filter(pa.array(occupied))
     last = first + int(np.flatnonzero(occupied)[-1])
     ws._check_dimensions(first + int(np.argmax(occupied)), 0)
     ws._check_dimensions(last, last_col)
     ws.row_data_fh.flush()
-    ws.row_data_fh.buffer.write(_joined_bytes(xml))
+    data, offsets = joined(xml)
+    ws.row_data_fh.buffer.write(data[offsets[0] : offsets[-1]])
     ws.previous_row = last
 
 
@@ -134,18 +139,23 @@ def _flat(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
-def _any_valid(cells: Sequence[pa.Array]) -> np.ndarray:
+def row_elements(rows: pa.Array, cells: Sequence[pa.Array]) -> pa.Array:
+    """`<row r="…">…</row>` of each row from its cells (one fragment array per column, null = blank)."""
+    filled = [pc.fill_null(c, lit("")) for c in cells]
+    return pc.binary_join_element_wise(lit('<row r="'), rows, lit('">'), *filled, lit("</row>"), lit(""))
+
+
+def occupied_rows(cells: Sequence[pa.Array]) -> np.ndarray:
+    """Rows with at least one cell: xlsxwriter writes no element for the others."""
     occupied = np.zeros(len(cells[0]) if cells else 0, dtype=bool)
     for c in cells:
         occupied |= c.is_valid().to_numpy(zero_copy_only=False)
     return occupied
 
 
-def _joined_bytes(xml: pa.Array) -> memoryview:
-    """All strings of a null-free (large) string array back to back, straight from its data buffer."""
+def joined(xml: pa.Array) -> tuple[memoryview, np.ndarray]:
+    """The data buffer of a null-free text array and its offsets: string i is data[offsets[i]:offsets[i + 1]]."""
     xml = pc.cast(_flat(xml), TEXT)
     offsets = np.frombuffer(xml.buffers()[1], dtype=np.int64)[xml.offset : xml.offset + len(xml) + 1]
     data = xml.buffers()[2]
-    if data is None:
-        return memoryview(b"")
-    return memoryview(data)[int(offsets[0]) : int(offsets[-1])]
+    return (memoryview(b"") if data is None else memoryview(data)), offsets

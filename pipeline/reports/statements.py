@@ -14,7 +14,7 @@ from pipeline.aging import HEADERS, aging_detail
 from pipeline.config import Settings
 from pipeline.model import Period, Reconciled
 from pipeline.reports.reconciliation import columns
-from pipeline.reports.workbook import Block, shared_widths, write_document
+from pipeline.reports.workbook import Block, DocumentLayout, shared_widths, write_documents
 
 FOLDER = "客户对账单"
 OPENING, CLOSING = "期初余额", "期末余额"
@@ -210,11 +210,11 @@ def write_statements(
     period = reconciled.period
     data = prepared or prepare_statements(reconciled, settings)
     folder = Path(outdir) / FOLDER
-    paths = []
     k, n = shard
-    for customer in list(data.lines)[k::n]:
-        path = folder / f"{data.file_names[customer]}_{period.label}.xlsx"
-        blocks = statement_blocks(
+    customers = list(data.lines)[k::n]
+    paths = [folder / f"{data.file_names[customer]}_{period.label}.xlsx" for customer in customers]
+    documents = [
+        statement_blocks(
             customer,
             data.lines[customer],
             data.items.get(customer, data.no_items),
@@ -222,8 +222,9 @@ def write_statements(
             settings.company.name,
             period,
         )
-        found = write_document(path, "对账单", blocks, widths=data.widths)
-        if warnings is not None:
-            warnings.extend(found)
-        paths.append(path)
+        for customer in customers
+    ]
+    found = write_documents(paths, documents, DocumentLayout("对账单", tuple(data.widths)))
+    if warnings is not None:
+        warnings.extend(w for document in found for w in document)
     return paths
