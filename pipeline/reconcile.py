@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import Settings
+from pipeline.frames import isin
 from pipeline.model import UNASSIGNED, Ledgers, Period, Reconciled
 from pipeline.problems import Problem, problem
 from schemas import FILE, LEDGER_KINDS, ROW, SHEET
@@ -804,7 +805,7 @@ def yuan(fen: pd.Series) -> pd.Series:
 
 def check_unknown_contract(f: Facts) -> pd.DataFrame:
     rows = f.activity
-    rows = rows[rows["contract_no"].notna() & ~rows["contract_no"].isin(f.contracts["contract_no"])]
+    rows = rows[rows["contract_no"].notna() & ~isin(rows["contract_no"], f.contracts["contract_no"])]
     detail = rows["event"] + "记录的合同编号「" + rows["contract_no"] + "」不在合同台账中"
     return located(rows, "合同不存在", rows["amount"], detail)
 
@@ -928,7 +929,7 @@ def _duplicates(frame: pd.DataFrame, key: tuple[str, ...], as_of: pd.Timestamp) 
 
 def check_void_activity(f: Facts) -> pd.DataFrame:
     rows = f.activity
-    rows = rows[rows["contract_no"].isin(f.contracts.loc[f.contracts["void"], "contract_no"])]
+    rows = rows[isin(rows["contract_no"], f.contracts.loc[f.contracts["void"], "contract_no"])]
     status = _lookup(rows["contract_no"], f.contract("status")).fillna("作废")
     detail = "合同状态为「" + status + "」，仍有" + rows["event"] + "记录"
     return located(rows, "作废合同仍有业务", rows["amount"], detail)

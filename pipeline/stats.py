@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.config import Settings
+from pipeline.frames import isin
 from pipeline.model import UNASSIGNED, Ledgers, Period, Reconciled
 from pipeline.problems import Problem
 from pipeline.reconcile import SETTLED
@@ -463,4 +464,4 @@ def _active_contracts(rec: Reconciled, w: Windows) -> pd.DataFrame:
             still_open &= ~ex["void"].fillna(False).astype(bool)
         active.append(ex.loc[still_open, "contract_no"])
     keep = pd.concat(active).dropna().unique()
-    return ex[ex["contract_no"].isin(keep)].reset_index(drop=True)
+    return ex[isin(ex["contract_no"], keep)].reset_index(drop=True)

@@ -12,6 +12,7 @@ import pandas as pd
 from pipeline import reconcile as rc
 from pipeline.aging import HEADERS, aging_detail
 from pipeline.config import Settings
+from pipeline.frames import isin, spans_by
 from pipeline.model import Period, Reconciled
 from pipeline.reports.reconciliation import columns
 from pipeline.reports.workbook import Block, DocumentLayout, shared_widths, write_documents
@@ -44,7 +45,7 @@ def statement_lines(reconciled: Reconciled, settings: Settings) -> pd.DataFrame:
     rows = docs[~before].sort_values(["customer", "date", "_order", "doc_no", *rc.LOCATION])
     customers = _statement_customers(reconciled, opening, rows)
     opening = opening.reindex(customers, fill_value=0)
-    rows = rows[rows["customer"].isin(customers)]
+    rows = rows[isin(rows["customer"], customers)]
     rows = rows.assign(
         balance=rows["customer"].map(opening).astype("Int64") + rows.groupby("customer")["move"].cumsum()
     )
@@ -122,17 +123,20 @@ def _unique_names(customers: list[str]) -> dict[str, str]:
     return out
 
 
+Part = tuple[pd.DataFrame, tuple[int, int]]  # rows start:stop of a frame that every statement shares
+
+
+def whole(frame: pd.DataFrame) -> Part:
+    return frame, (0, len(frame))
+
+
 def statement_blocks(
-    customer: str,
-    lines: pd.DataFrame,
-    items: pd.DataFrame,
-    advances: pd.DataFrame,
-    company: str,
-    period: Period,
+    customer: str, lines: Part, items: Part, advances: Part, company: str, period: Period
 ) -> list[Block]:
     """The blocks of one customer's statement, top to bottom."""
     headers = STATEMENT_HEADERS
     as_of = f"{period.as_of:%Y-%m-%d}"
+    has_items = items[1][1] > items[1][0]
     blocks = [
         Block(
             (company, "客户对账单", f"客户名称：{customer}", f"对账期间：{period.start:%Y-%m-%d} 至 {as_of}"),
@@ -140,17 +144,19 @@ def statement_blocks(
         ),
         Block(
             ("往来明细（金额单位：元；余额为正表示贵方尚欠我方款项，为负表示我方预收贵方款项）",),
-            lines,
+            lines[0],
             columns(LINE_COLUMNS, headers),
+            rows=lines[1],
         ),
         Block(
-            (f"未结清款项及账龄（截至 {as_of}）",) + (() if len(items) else ("无",)),
-            items if len(items) else None,
+            (f"未结清款项及账龄（截至 {as_of}）",) + (() if has_items else ("无",)),
+            items[0] if has_items else None,
             columns(OPEN_COLUMNS, headers),
+            rows=items[1] if has_items else None,
         ),
     ]
-    if len(advances):
-        blocks.append(Block(("预收款",), advances, columns(ADVANCE_COLUMNS, headers)))
+    if advances[1][1] > advances[1][0]:
+        blocks.append(Block(("预收款",), advances[0], columns(ADVANCE_COLUMNS, headers), rows=advances[1]))
     blocks.append(
         Block(
             (
@@ -167,31 +173,43 @@ def statement_blocks(
 
 @dataclass
 class StatementSet:
-    """Every statement's rows, grouped by customer once, so that shards of the writing can share them."""
+    """Every statement's rows, sorted by customer once, and where each customer's rows are, so that shards
+    of the writing share them."""
 
-    lines: dict[str, pd.DataFrame]
-    items: dict[str, pd.DataFrame]
-    advances: dict[str, pd.DataFrame]
+    lines: pd.DataFrame
+    items: pd.DataFrame
+    advances: pd.DataFrame
+    line_spans: dict[str, tuple[int, int]]  # every customer with a statement, in file order
+    item_spans: dict[str, tuple[int, int]]
+    advance_spans: dict[str, tuple[int, int]]
     file_names: dict[str, str]
-    no_items: pd.DataFrame
-    no_advances: pd.DataFrame
     widths: list[int]  # one set for every statement: the same layout for each customer, measured once
+
+    def blocks(self, customer: str, company: str, period: Period) -> list[Block]:
+        none = (0, 0)
+        return statement_blocks(
+            customer,
+            (self.lines, self.line_spans[customer]),
+            (self.items, self.item_spans.get(customer, none)),
+            (self.advances, self.advance_spans.get(customer, none)),
+            company,
+            period,
+        )
 
 
 def prepare_statements(reconciled: Reconciled, settings: Settings) -> StatementSet:
     period = reconciled.period
-    lines = statement_lines(reconciled, settings)
-    items = aging_detail(reconciled.open_items, settings, pd.Timestamp(period.as_of))
-    everyone = statement_blocks("", lines, items, reconciled.advances, settings.company.name, period)
-    return StatementSet(
-        lines={str(k): g for k, g in lines.groupby("customer", sort=True)},
-        items={str(k): g for k, g in items.groupby("customer")},
-        advances={str(k): g for k, g in reconciled.advances.groupby("customer")},
-        file_names=_unique_names(list(lines["customer"].drop_duplicates())),
-        no_items=items.iloc[:0],
-        no_advances=reconciled.advances.iloc[:0],
-        widths=shared_widths([(b.frame, b.table_columns) for b in everyone if b.frame is not None]),
+    lines, line_spans = spans_by(statement_lines(reconciled, settings), "customer")
+    items, item_spans = spans_by(
+        aging_detail(reconciled.open_items, settings, pd.Timestamp(period.as_of)), "customer"
     )
+    advances, advance_spans = spans_by(reconciled.advances, "customer")
+    everyone = statement_blocks("", whole(lines), whole(items), whole(advances), settings.company.name, period)
+    return StatementSet(
+        lines, items, advances, line_spans, item_spans, advance_spans,
+        file_names=_unique_names(list(line_spans)),
+        widths=shared_widths([(b.frame, b.table_columns) for b in everyone if b.frame is not None]),
+    )  # fmt: skip
 
 
 def write_statements(
@@ -211,19 +229,9 @@ def write_statements(
     data = prepared or prepare_statements(reconciled, settings)
     folder = Path(outdir) / FOLDER
     k, n = shard
-    customers = list(data.lines)[k::n]
+    customers = list(data.line_spans)[k::n]
     paths = [folder / f"{data.file_names[customer]}_{period.label}.xlsx" for customer in customers]
-    documents = [
-        statement_blocks(
-            customer,
-            data.lines[customer],
-            data.items.get(customer, data.no_items),
-            data.advances.get(customer, data.no_advances),
-            settings.company.name,
-            period,
-        )
-        for customer in customers
-    ]
+    documents = [data.blocks(customer, settings.company.name, period) for customer in customers]
     found = write_documents(paths, documents, DocumentLayout("对账单", tuple(data.widths)))
     if warnings is not None:
         warnings.extend(w for document in found for w in document)

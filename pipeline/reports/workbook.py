@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -136,6 +136,7 @@ class Block:
     frame: pd.DataFrame | None = None
     columns: tuple[Column, ...] = ()  # empty with a frame: every frame column, kind inferred
     heading: bool = False  # first line in the title font
+    rows: tuple[int, int] | None = None  # only rows start:stop of `frame`: documents of a batch share frames
 
     @property
     def table_columns(self) -> tuple[Column, ...]:
@@ -144,9 +145,15 @@ class Block:
         return self.columns or columns_from(self.frame)
 
     @property
+    def span(self) -> tuple[int, int]:
+        """The frame's rows this block shows, start:stop."""
+        return self.rows or (0, 0 if self.frame is None else len(self.frame))
+
+    @property
     def height(self) -> int:
         """Rows used: the lines, then a header and the rows when there is a table."""
-        return len(self.lines) + (0 if self.frame is None else 1 + len(self.frame))
+        start, stop = self.span
+        return len(self.lines) + (0 if self.frame is None else 1 + stop - start)
 
 
 @dataclass(frozen=True)
@@ -707,9 +714,17 @@ def _check_chart(sheet: str, chart: Chart, kinds: dict[str, ColumnKind]) -> None
         raise ValueError(f"sheet {sheet!r}, chart {chart.title!r}: series must be numeric, got {not_numeric}")
 
 
-def _check_block(block: Block) -> None:
+def _check_block(block: Block, checked: set[tuple[int, tuple[Column, ...]]] | None = None) -> None:
+    """`checked` remembers the frames already checked: the documents of a batch share theirs."""
     if block.frame is not None:
-        _check_sheet(SheetData("document", block.frame, block.table_columns))
+        key = (id(block.frame), block.table_columns)
+        if checked is None or key not in checked:
+            _check_sheet(SheetData("document", block.frame, block.table_columns))
+            checked = checked if checked is not None else set()
+            checked.add(key)
+        start, stop = block.span
+        if not 0 <= start <= stop <= len(block.frame):
+            raise ValueError(f"block rows {block.rows} outside a frame of {len(block.frame)} rows")
 
 
 # ---------------------------------------------------------------- printable documents
@@ -749,8 +764,9 @@ def write_documents(
     a hash of exactly those bytes."""
     if len(paths) != len(documents):
         raise ValueError("one path per document")
+    checked: set[tuple[int, tuple[Column, ...]]] = set()
     for blocks in documents:
-        _check_document(layout.sheet_name, blocks)
+        _check_document(layout.sheet_name, blocks, checked)
     package = _document_package(layout)
     rows, cuts = _document_rows(documents, package.fmts)
     data, offsets = sheetxml.joined(rows.xml)
@@ -769,9 +785,11 @@ def write_documents(
     return warnings
 
 
-def _check_document(sheet_name: str, blocks: Sequence[Block]) -> None:
+def _check_document(
+    sheet_name: str, blocks: Sequence[Block], checked: set[tuple[int, tuple[Column, ...]]]
+) -> None:
     for block in blocks:
-        _check_block(block)
+        _check_block(block, checked)
     if sum(block.height for block in blocks) + len(blocks) > MAX_ROWS:
         raise ValueError(f"document {sheet_name!r} does not fit on one sheet")
 
@@ -860,7 +878,7 @@ def _dimension(rows: _Rows, a: int, b: int) -> str:
 def _document_rows(documents: Sequence[Sequence[Block]], fmts: _Formats) -> tuple[_Rows, np.ndarray]:
     """Every row of every document, and how many texts were cut in each document."""
     lines: list[tuple[int, int, str, bool]] = []
-    tables: dict[tuple[Column, ...], list[tuple[int, int, pd.DataFrame]]] = {}
+    tables: dict[tuple[Column, ...], list[_Placed]] = {}
     cuts = np.zeros(len(documents), dtype=np.int64)
     for d, blocks in enumerate(documents):
         row = 0
@@ -870,8 +888,9 @@ def _document_rows(documents: Sequence[Sequence[Block]], fmts: _Formats) -> tupl
             lines += [(d, row + i, str(t), block.heading and i == 0) for i, t in enumerate(texts) if t is not None]
             row += len(texts)
             if block.frame is not None:
-                tables.setdefault(block.table_columns, []).append((d, row, block.frame))
-                row += 1 + len(block.frame)
+                start, stop = block.span
+                tables.setdefault(block.table_columns, []).append(_Placed(d, row, block.frame, start, stop))
+                row += 1 + stop - start
             row += 1
     parts = [_line_rows(lines, fmts)]
     for cols, placed in tables.items():
@@ -892,25 +911,43 @@ def _line_rows(lines: list[tuple[int, int, str, bool]], fmts: _Formats) -> _Rows
     return _Rows(doc, row, sheetxml.row_elements(numbers, [cells]), zero, zero)
 
 
-def _table_rows(
-    cols: tuple[Column, ...], placed: list[tuple[int, int, pd.DataFrame]], fmts: _Formats, cuts: np.ndarray
-) -> list[_Rows]:
+class _Placed(NamedTuple):
+    """A table of a document: its header row and rows start:stop of its frame."""
+
+    doc: int
+    top: int
+    frame: pd.DataFrame
+    start: int
+    stop: int
+
+
+def _table_rows(cols: tuple[Column, ...], placed: list[_Placed], fmts: _Formats, cuts: np.ndarray) -> list[_Rows]:
     """The header row and the data rows of every document's table with these columns."""
-    doc = np.array([d for d, _, _ in placed], dtype=np.int64)
-    top = np.array([t for _, t, _ in placed], dtype=np.int64)
+    doc = np.array([p.doc for p in placed], dtype=np.int64)
+    top = np.array([p.top for p in placed], dtype=np.int64)
     header = sheetxml.row_numbers_of(top)
     heads = [sheetxml.text_cells(pa.array([c.header] * len(placed), sheetxml.TEXT), _letter(i), header, fmts.header)
              for i, c in enumerate(cols)]  # fmt: skip
     last = np.full(len(placed), len(cols) - 1, dtype=np.int64)
     parts = [_Rows(doc, top, sheetxml.row_elements(header, heads), np.zeros_like(last), last)]
-    sizes = np.array([len(f) for _, _, f in placed], dtype=np.int64)
-    frame = pd.concat([f for _, _, f in placed], ignore_index=True)
+    sizes = np.array([p.stop - p.start for p in placed], dtype=np.int64)
+    frame = _gathered(placed, sizes)
     row_doc = np.repeat(doc, sizes)
     row_no = np.repeat(top + 1 - np.cumsum(sizes) + sizes, sizes) + np.arange(len(frame))
     for start in range(0, len(frame), CHUNK_ROWS):
         end = min(start + CHUNK_ROWS, len(frame))
         parts.append(_data_rows(frame.iloc[start:end], cols, row_doc[start:end], row_no[start:end], fmts, cuts))
     return parts
+
+
+def _gathered(placed: list[_Placed], sizes: np.ndarray) -> pd.DataFrame:
+    """Every placed table's rows, one after the other: a single take when they all share one frame."""
+    first = placed[0].frame
+    if all(p.frame is first for p in placed):
+        starts = np.array([p.start for p in placed], dtype=np.int64)
+        offsets = np.cumsum(sizes) - sizes
+        return first.iloc[np.repeat(starts - offsets, sizes) + np.arange(int(sizes.sum()))]
+    return pd.concat([p.frame.iloc[p.start : p.stop] for p in placed], ignore_index=True)
 
 
 def _data_rows(

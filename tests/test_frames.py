@@ -1,0 +1,33 @@
+"""Frame helpers: the fast text isin must answer exactly as pandas' isin."""
+
+from __future__ import annotations
+
+import pandas as pd
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipeline.frames import isin, spans_by
+
+texts = st.none() | st.sampled_from(["", "HT-1", "HT-2", "华东", "1"])
+values = st.lists(texts | st.integers(0, 2), max_size=8)
+
+
+@given(st.lists(texts, max_size=20), values, st.sampled_from(["list", "series", "index", "unique"]))
+def test_isin_answers_as_pandas(column: list[str | None], wanted: list[object], form: str) -> None:
+    s = pd.Series(column, dtype="str")
+    shaped: object = {
+        "list": wanted,
+        "series": pd.Series(wanted, dtype=object),
+        "index": pd.Index(wanted, dtype=object),
+        "unique": pd.Series([w for w in wanted if not isinstance(w, int)], dtype="str").unique(),
+    }[form]
+    assert isin(s, shaped).equals(s.isin(shaped))  # type: ignore[arg-type]
+
+
+@given(st.lists(st.tuples(texts, st.integers(0, 9)), max_size=30))
+def test_spans_by_give_what_groupby_gives(rows: list[tuple[str | None, int]]) -> None:
+    frame = pd.DataFrame({"customer": pd.Series([r[0] for r in rows], dtype="str"), "n": [r[1] for r in rows]})
+    ordered, spans = spans_by(frame, "customer")
+    theirs = {str(k): g.reset_index(drop=True) for k, g in frame.groupby("customer")}
+    assert list(spans) == list(theirs)
+    assert all(ordered.iloc[a:b].reset_index(drop=True).equals(theirs[k]) for k, (a, b) in spans.items())
