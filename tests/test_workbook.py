@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+import zlib
 from datetime import date, datetime
 from pathlib import Path
 
@@ -497,3 +498,15 @@ def test_document_batch_cuts_over_long_text_per_document(tmp_path: Path) -> None
     assert warnings[0] == [] and len(warnings[1]) == 1 and "1 个单元格" in warnings[1][0]
     ws = openpyxl.load_workbook(paths[1])["对账单"]
     assert ws["A3"].value.endswith("超出 Excel 单元格上限】") and ws["A4"].value == "短"
+
+
+def test_workbooks_and_documents_are_deflated_at_the_fast_level(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"单据号": pd.Series([f"FH-{i:06d}" for i in range(20_000)], dtype="str")})
+    write_workbook(tmp_path / "w.xlsx", None, [SheetData("明细", frame)])
+    wbmod.write_documents([tmp_path / "d.xlsx"], [[wbmod.Block(("抬头",), frame)]], wbmod.DocumentLayout("对账单", (12,)))
+    for name in ("w.xlsx", "d.xlsx"):
+        with zipfile.ZipFile(tmp_path / name) as z:
+            info = z.getinfo("xl/worksheets/sheet1.xml")
+            packer = zlib.compressobj(wbmod.ZIP_LEVEL, zlib.DEFLATED, -15)
+            fast = len(packer.compress(z.read(info)) + packer.flush())
+            assert info.compress_size == fast, name

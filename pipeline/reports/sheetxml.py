@@ -13,7 +13,9 @@ produce, so a change there fails the tests instead of a user's workbook.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from collections.abc import Sequence
 
 import numpy as np
@@ -30,6 +32,24 @@ _SPACE = r"[\t\n\f\r \x{85}\p{Z}]"
 _EDGE_SPACE = f"^{_SPACE}|{_SPACE}$"
 _LITERAL_ESCAPE = re.compile(r"(_x[0-9a-fA-F]{4}_)")
 _CONTROL = re.compile(r"([\x00-\x08\x0b-\x1f])")
+
+
+class StreamedSheet(Worksheet):
+    """A constant_memory worksheet whose row file goes into the sheet XML as bytes. xlsxwriter reads it back
+    as text and encodes it again: 13% of writing a 300 MB sheet."""
+
+    def _write_optimized_sheet_data(self) -> None:
+        if self.dim_rowmin is None:
+            super()._write_optimized_sheet_data()
+            return
+        self._xml_start_tag("sheetData")
+        self.row_data_fh.flush()
+        self.fh.flush()
+        self.row_data_fh.buffer.seek(0)
+        shutil.copyfileobj(self.row_data_fh.buffer, self.fh.buffer, 1 << 20)
+        self.row_data_fh.close()
+        os.unlink(self.row_data_filename)
+        self._xml_end_tag("sheetData")
 
 
 def lit(text: str) -> pa.Scalar:

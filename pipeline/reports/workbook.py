@@ -60,6 +60,24 @@ WORKBOOK_OPTIONS: dict[str, bool] = {
     "strings_to_numbers": False,
     "nan_inf_to_errors": True,
 }
+# zlib level of every workbook's zip. Level 1 deflates sheet XML 2.8x faster than the default 6, for files about
+# 25% larger: deflating was 44% of writing the 合同对账 workbook at a million ledger rows.
+ZIP_LEVEL = 1
+
+
+class _FastZipFile(zipfile.ZipFile):
+    """The ZipFile xlsxwriter assembles a workbook with, at ZIP_LEVEL (xlsxwriter has no option for it)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("compresslevel", ZIP_LEVEL)
+        super().__init__(*args, **kwargs)
+
+
+xlsxwriter.workbook.ZipFile = _FastZipFile
+
+
+class _Workbook(Workbook):
+    worksheet_class = sheetxml.StreamedSheet
 
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 _ONE_DAY = pd.Timedelta(days=1)
@@ -234,7 +252,7 @@ def _write_atomic(path: Path, fill: Callable[[Workbook, _Formats], list[str]], p
 
     def build(tmp: Path) -> None:
         with tempfile.TemporaryDirectory(prefix="taizhang-xlsx-", ignore_cleanup_errors=True) as rows_dir:
-            wb = xlsxwriter.Workbook(str(tmp), {**WORKBOOK_OPTIONS, "tmpdir": rows_dir})
+            wb = _Workbook(str(tmp), {**WORKBOOK_OPTIONS, "tmpdir": rows_dir})
             warnings.extend(fill(wb, _Formats(wb)))
             wb.close()
 
@@ -817,7 +835,7 @@ class _Package:
             for name, data in self.parts:
                 info = zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0))
                 info.compress_type = zipfile.ZIP_DEFLATED
-                z.writestr(info, sheet if name == self.sheet_part else data)
+                z.writestr(info, sheet if name == self.sheet_part else data, compresslevel=ZIP_LEVEL)
 
 
 _SHEET_DATA = re.compile(rb"<sheetData>.*</sheetData>|<sheetData/>", re.DOTALL)
