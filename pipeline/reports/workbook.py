@@ -738,14 +738,14 @@ def _check_block(block: Block, checked: set[tuple[int, tuple[Column, ...]]] | No
         key = (id(block.frame), block.table_columns)
         if checked is None or key not in checked:
             _check_sheet(SheetData("document", block.frame, block.table_columns))
-            checked = checked if checked is not None else set()
+        if checked is not None:
             checked.add(key)
         start, stop = block.span
         if not 0 <= start <= stop <= len(block.frame):
             raise ValueError(f"block rows {block.rows} outside a frame of {len(block.frame)} rows")
 
 
-# ---------------------------------------------------------------- printable documents
+# ---------------------------------------------------------------- widths of stacked tables
 
 
 def shared_widths(tables: Sequence[tuple[pd.DataFrame, tuple[Column, ...]]]) -> list[int]:
