@@ -16,7 +16,8 @@ Storage (SQLite from the standard library, `<workspace>/.taizhang/store.sqlite`)
   1,000,000 rows ingested over 50 transactions (random keys dirty most index pages on every commit), which
   alone would exceed the time to read the spreadsheets.
 - `change_log` (变更记录), `meta`, `schema_version`.
-Journal: WAL with `synchronous=FULL`: a run moves an input to archive/ right after its transaction commits,
+Journal: WAL with `synchronous=FULL` (DELETE, the rollback journal, when the workspace is on a network share:
+WAL needs shared memory that SMB/NFS cannot give; see fsinfo.py): a run moves an input to archive/ right after its transaction commits,
 so the commit must be on disk before the move (with NORMAL a power cut may lose the last commits while the
 file already sits in archive/); the cost is one fsync per file taken in.
 
@@ -53,6 +54,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
+from pipeline.fsinfo import on_network_share
 from pipeline.model import Ledgers
 from schemas import DTYPES, FILE, LEDGER_KINDS, ROW, SHA, SHEET, LedgerKind
 
@@ -160,6 +162,11 @@ CREATE TABLE IF NOT EXISTS change_log (
     action TEXT NOT NULL
 );
 """
+
+
+def journal_mode(path: Path) -> str:
+    """SQLite's journal for the store at `path`: WAL, unless the folder is on a network share."""
+    return "DELETE" if on_network_share(path.parent) else "WAL"
 
 
 class StoreError(Exception):
@@ -540,10 +547,10 @@ class Store:
         self._con.close()
 
     def _configure(self) -> None:
-        """WAL, FULL sync, and the tables; a store that is already set up is not write-locked (readers
-        such as `taizhang files` must not wait for a run)."""
+        """WAL (the rollback journal on a network share), FULL sync, and the tables; a store that is already
+        set up is not write-locked (readers such as `taizhang files` must not wait for a run)."""
         con = self._con
-        con.execute("PRAGMA journal_mode=WAL")
+        con.execute(f"PRAGMA journal_mode={journal_mode(self.path)}")
         con.execute("PRAGMA synchronous=FULL")
         if self._ready():
             return

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipeline.fsinfo import filesystem_type
 from pipeline.store import FileRecord, IngestResult, Store, StoreError, display_key, natural_keys, to_table
 from schemas import DTYPES, LEDGER_KINDS, PROVENANCE, LedgerKind
 
@@ -440,3 +441,40 @@ def test_any_split_any_order_last_file_wins(
     with Store.open(tmp_path_factory.mktemp("without")) as other:
         _ingest_all(other, files, skip)
         assert forgotten == _state(other)
+
+
+MOUNTINFO = "\n".join(
+    [
+        "22 27 0:21 / / rw,relatime - ext4 /dev/vda rw",
+        "40 22 0:40 / /mnt/share rw,relatime - cifs //nas/sales rw,vers=3.0",
+        r"41 22 0:41 / /mnt/销售\040内勤 rw,relatime - nfs4 nas:/sales rw",
+        "42 40 0:42 / /mnt/share/local rw,relatime - ext4 /dev/vdb rw",
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [
+        ("/work/taizhang", "ext4"),
+        ("/mnt/share/台账/.taizhang", "cifs"),
+        ("/mnt/share2/x", "ext4"),  # a sibling whose name starts the same is not inside the share
+        ("/mnt/销售 内勤/台账", "nfs4"),  # mountinfo escapes the space as \040
+        ("/mnt/share/local/台账", "ext4"),  # the deepest mount wins
+    ],
+)
+def test_filesystem_type_of_the_mount_holding_a_path(path: str, kind: str) -> None:
+    assert filesystem_type(Path(path), MOUNTINFO) == kind
+
+
+@pytest.mark.parametrize(("network", "journal"), [(False, "wal"), (True, "delete")])
+def test_store_on_a_network_share_uses_the_rollback_journal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, network: bool, journal: str
+) -> None:
+    monkeypatch.setattr("pipeline.store.on_network_share", lambda path: network)
+    with Store.open(tmp_path) as store:
+        take(store, "a.xlsx", contracts=[contract("HT-1", 100)])
+        assert store._con.execute("PRAGMA journal_mode").fetchone()[0] == journal
+    assert not (tmp_path / ".taizhang" / "store.sqlite-wal").exists() or not network
+    with Store.open(tmp_path) as store:
+        assert store.load(["contracts"])["contracts"]["amount"].tolist() == [10_000]
