@@ -510,3 +510,15 @@ def test_workbooks_and_documents_are_deflated_at_the_fast_level(tmp_path: Path) 
             packer = zlib.compressobj(wbmod.ZIP_LEVEL, zlib.DEFLATED, -15)
             fast = len(packer.compress(z.read(info)) + packer.flush())
             assert info.compress_size == fast, name
+
+
+def test_documents_split_into_batches_are_the_same_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    documents = [_statement_like(f"客户{i}", i * 3, i % 2 == 0) for i in range(7)]
+    layout = wbmod.DocumentLayout("对账单", (12, 20, 14))
+    one = [tmp_path / "one" / f"{i}.xlsx" for i in range(7)]
+    wbmod.write_documents(one, documents, layout)
+    monkeypatch.setattr(wbmod, "BATCH_ROWS", 20)
+    assert [list(r) for r in wbmod._batches(documents)] == [[0, 1], [2, 3], [4], [5], [6]]  # 12+13, 18+19, ...
+    many = [tmp_path / "many" / f"{i}.xlsx" for i in range(7)]
+    wbmod.write_documents(many, documents, layout)
+    assert [_sheet_xml(p) for p in one] == [_sheet_xml(p) for p in many]

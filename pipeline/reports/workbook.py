@@ -37,6 +37,7 @@ MAX_SHEET_NAME = 31  # UTF-16 code units
 MAX_WIDTH = 60
 MIN_WIDTH = 6
 CHUNK_ROWS = 50_000  # rows converted at once: bounds memory on big frames
+BATCH_ROWS = 200_000  # rows of many small documents built at once (write_documents): bounds their XML in memory
 INTRO_SHEET = "说明"
 TOTAL_LABEL = "合计"
 
@@ -786,6 +787,25 @@ def write_documents(
     for blocks in documents:
         _check_document(layout.sheet_name, blocks, checked)
     package = _document_package(layout)
+    warnings: list[list[str]] = []
+    for group in _batches(documents):
+        warnings += _write_batch([paths[d] for d in group], [documents[d] for d in group], package)
+    return warnings
+
+
+def _batches(documents: Sequence[Sequence[Block]]) -> Iterator[range]:
+    """Consecutive documents of about BATCH_ROWS rows together: their XML is held in memory at once."""
+    start, rows = 0, 0
+    for d, blocks in enumerate(documents):
+        rows += sum(block.height for block in blocks)
+        if rows >= BATCH_ROWS:
+            yield range(start, d + 1)
+            start, rows = d + 1, 0
+    if start < len(documents):
+        yield range(start, len(documents))
+
+
+def _write_batch(paths: Sequence[Path], documents: Sequence[Sequence[Block]], package: _Package) -> list[list[str]]:
     rows, cuts = _document_rows(documents, package.fmts)
     data, offsets = sheetxml.joined(rows.xml)
     bounds = np.searchsorted(rows.doc, np.arange(len(documents) + 1))
