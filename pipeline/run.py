@@ -332,27 +332,6 @@ def report_tasks(ctx: ReportContext, outdir: Path, workers: int) -> list[Task]:
 
 
 @dataclass
-class RunOutcome:
-    period: Period
-    outdir: Path
-    intakes: list[Intake]
-    skipped: list[tuple[Path, str]]
-    settling: list[Path]
-    outputs: list[Path]
-    problems: list[Problem]
-    totals: dict[str, str]
-    seconds: dict[str, float] = field(default_factory=dict)  # StageTimes of this run
-    task_seconds: dict[str, float] = field(default_factory=dict)  # StageTimes.tasks: the write stage in detail
-
-    @property
-    def exit_code(self) -> int:
-        return 1 if self.problems or any(i.problems for i in self.intakes) else 0
-
-
-ProgressFn = Callable[[str, int, int], None]
-
-
-@dataclass
 class StageTimes:
     """Wall seconds per stage, recorded in run.json: where a slow run spends its time, without a profiler
     (the parse and write stages run in worker processes a profiler of the run does not see)."""
@@ -367,6 +346,26 @@ class StageTimes:
             yield
         finally:
             self.seconds[name] = round(time.perf_counter() - start, 3)
+
+
+@dataclass
+class RunOutcome:
+    period: Period
+    outdir: Path
+    intakes: list[Intake]
+    skipped: list[tuple[Path, str]]
+    settling: list[Path]
+    outputs: list[Path]
+    problems: list[Problem]
+    totals: dict[str, str]
+    times: StageTimes = field(default_factory=StageTimes)  # where this run spent its time
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.problems or any(i.problems for i in self.intakes) else 0
+
+
+ProgressFn = Callable[[str, int, int], None]
 
 
 def run(
@@ -465,9 +464,7 @@ def _report(
                 times.tasks[task_label(task)] = written.seconds
                 crash_point("mid-outputs")
         totals = headline_totals(ctx)
-        outcome = RunOutcome(
-            period, final, intakes, [], [], outputs, ctx.problems, totals, times.seconds, times.tasks
-        )
+        outcome = RunOutcome(period, final, intakes, [], [], outputs, ctx.problems, totals, times)
         write_run_json(staging / RUN_JSON, outcome, started, staging, prints)
         crash_point("before-swap")
     outcome.outputs = [final / p.relative_to(staging) for p in outputs]
@@ -547,8 +544,8 @@ def write_run_json(
         "warnings": sum(1 for p in problems if p.severity == "warning"),
         # What each workbook was built from: the next run copies files whose fingerprint is unchanged.
         "fingerprints": fingerprints,
-        "seconds": outcome.seconds,  # wall time per stage: intake, load, reconcile, derive, write
-        "write_seconds": outcome.task_seconds,  # per report task; they run side by side on the cores
+        "seconds": outcome.times.seconds,  # wall time per stage: intake, load, reconcile, derive, write
+        "write_seconds": outcome.times.tasks,  # per report task; they run side by side on the cores
     }
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")

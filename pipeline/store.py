@@ -16,10 +16,10 @@ Storage (SQLite from the standard library, `<workspace>/.taizhang/store.sqlite`)
   1,000,000 rows ingested over 50 transactions (random keys dirty most index pages on every commit), which
   alone would exceed the time to read the spreadsheets.
 - `change_log` (变更记录), `meta`, `schema_version`.
-Journal: WAL with `synchronous=FULL` (DELETE, the rollback journal, when the workspace is on a network share:
-WAL needs shared memory that SMB/NFS cannot give; see fsinfo.py): a run moves an input to archive/ right after its transaction commits,
+Journal: WAL with `synchronous=FULL`: a run moves an input to archive/ right after its transaction commits,
 so the commit must be on disk before the move (with NORMAL a power cut may lose the last commits while the
-file already sits in archive/); the cost is one fsync per file taken in.
+file already sits in archive/); the cost is one fsync per file taken in. On a network share the journal is
+DELETE (the rollback journal) instead: WAL needs shared memory that SMB/NFS cannot give (see fsinfo.py).
 
 Natural key of a row (from the kind's declaration in `schemas/`):
 1. The `kind.key` columns as canonical text (ISO dates, integer fen). When all of them but the line number

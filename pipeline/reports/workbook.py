@@ -966,7 +966,7 @@ def _table_rows(cols: tuple[Column, ...], placed: list[_Placed], fmts: _Formats,
     doc = np.array([p.doc for p in placed], dtype=np.int64)
     top = np.array([p.top for p in placed], dtype=np.int64)
     header = sheetxml.row_numbers_of(top)
-    heads = [sheetxml.text_cells(pa.array([c.header] * len(placed), sheetxml.TEXT), _letter(i), header, fmts.header)
+    heads = [sheetxml.text_cells(pa.array([c.header] * len(placed), sheetxml.TEXT), xl_col_to_name(i), header, fmts.header)
              for i, c in enumerate(cols)]  # fmt: skip
     last = np.full(len(placed), len(cols) - 1, dtype=np.int64)
     parts = [_Rows(doc, top, sheetxml.row_elements(header, heads), np.zeros_like(last), last)]
@@ -996,7 +996,7 @@ def _data_rows(
     numbers = sheetxml.row_numbers_of(row)
     cells = []
     for i, col in enumerate(cols):
-        xml, cut_at = _column_cells(chunk[col.src], col.kind, _letter(i), numbers, fmts.cell[col.kind])
+        xml, cut_at = _column_cells(chunk[col.src], col.kind, xl_col_to_name(i), numbers, fmts.cell[col.kind])
         np.add.at(cuts, doc[cut_at], 1)
         cells.append(xml)
     valid = np.vstack([c.is_valid().to_numpy(zero_copy_only=False) for c in cells])
@@ -1005,10 +1005,6 @@ def _data_rows(
     last_col = len(cols) - 1 - valid[::-1].argmax(axis=0)
     xml = sheetxml.row_elements(numbers, cells).filter(pa.array(occupied))
     return _Rows(doc[occupied], row[occupied], xml, first_col[occupied], last_col[occupied])
-
-
-def _letter(col: int) -> str:
-    return xl_col_to_name(col)
 
 
 def _sorted_rows(parts: list[_Rows]) -> _Rows:
