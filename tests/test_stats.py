@@ -600,3 +600,28 @@ def test_every_breakdown_partitions_the_same_money(
     october = stats.trend[stats.trend["month"] == "2025-10"]
     assert october["contract_amount"].sum() == stats.salespeople["contract_amount"].sum()
     assert october["payment_amount"].sum() == stats.salespeople["payment_amount"].sum()
+
+
+def test_trend_sheet_of_hundreds_of_salespeople_warns_nothing(example: MonthlyStats) -> None:
+    """A group's 300 salespeople: the trend sheet is built without pandas printing warnings on the console."""
+    import dataclasses
+    import warnings
+
+    from pipeline.reports.monthly import trend_sheet
+
+    months = example.trend["month"].unique().tolist()
+    people = [f"业务员{i:03d}" for i in range(300)]
+    trend = pd.DataFrame(
+        {
+            "salesperson": [p for p in people for _ in months],
+            "month": months * len(people),
+            "contract_amount": 100,
+            "payment_amount": 7,
+        }
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sheet = trend_sheet(dataclasses.replace(example, trend=trend))
+    assert sheet.frame.shape == (len(months), 1 + 2 * len(people) + 2)
+    assert sheet.frame["业务员299-回款金额"].tolist() == [7] * len(months)
+    assert sheet.frame.iloc[:, -2].tolist() == [100 * len(people)] * len(months)

@@ -154,7 +154,7 @@ def trend_sheet(stats: MonthlyStats) -> SheetData:
     """月度趋势: one row per month of the last 12, two columns per salesperson, totals, and native charts."""
     months = Windows.of(stats.period).trend_months
     trend = stats.trend
-    frame = pd.DataFrame({"月份": pd.Series(months, dtype="str")})
+    columns: dict[str, object] = {"月份": pd.Series(months, dtype="str")}
     signed: list[str] = []
     paid: list[str] = []
     for person, rows in trend.groupby("salesperson", sort=False):
@@ -164,7 +164,10 @@ def trend_sheet(stats: MonthlyStats) -> SheetData:
             ("payment_amount", "回款金额", paid),
         ):
             headers.append(f"{person}-{label}")
-            frame[headers[-1]] = by_month[measure].to_numpy(dtype="int64")
+            columns[headers[-1]] = by_month[measure].to_numpy(dtype="int64")
+    # Built at once: a column at a time, a few hundred salespeople made pandas print a PerformanceWarning per
+    # column on the clerk's console.
+    frame = pd.DataFrame(columns)
     frame[TREND_TOTALS[0]] = frame[signed].sum(axis=1).astype("int64")
     frame[TREND_TOTALS[1]] = frame[paid].sum(axis=1).astype("int64")
     cols = (Column("月份", "text"), *(Column(str(c), "money") for c in frame.columns[1:]))
