@@ -90,3 +90,6 @@ class Reconciled:
     exceptions: pd.DataFrame
     matching: pd.DataFrame
     problems: list[Problem] = field(default_factory=list)
+    # deliveries, invoices and payments ≤ as_of in event order (reconcile.activity_rows), kept so that readers
+    # need not sort a million rows again; None in a Reconciled built by hand
+    activity: pd.DataFrame | None = None

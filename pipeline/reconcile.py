@@ -129,6 +129,7 @@ def reconcile(ledgers: Ledgers, settings: Settings, period: Period) -> Reconcile
         exceptions=find_exceptions(facts),
         matching=matching,
         problems=problems,
+        activity=activity,
     )
 
 

@@ -188,7 +188,7 @@ class ReportContext:
     def statements(self) -> StatementSet:
         from pipeline.reports.statements import prepare_statements
 
-        return prepare_statements(self.reconciled, self.settings)
+        return prepare_statements(self.reconciled, self.settings, self.aging.detail)
 
     def derive_all(self) -> None:
         """Compute every derived table now (writers running in other processes cannot add to `problems`)."""

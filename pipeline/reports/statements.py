@@ -60,7 +60,9 @@ def statement_lines(reconciled: Reconciled, settings: Settings) -> pd.DataFrame:
 def _documents(reconciled: Reconciled, basis: str) -> pd.DataFrame:
     """Deliveries, invoices and payments ≤ as_of: the column their amount shows in and how it moves the balance."""
     r = reconciled
-    docs = rc.activity_rows(r.deliveries, r.invoices, r.payments, pd.Timestamp(r.period.as_of))
+    docs = r.activity
+    if docs is None:
+        docs = rc.activity_rows(r.deliveries, r.invoices, r.payments, pd.Timestamp(r.period.as_of))
     shown = docs["event"].map(SHOWN_IN).astype("str")
     moving = "invoiced" if basis == "invoice" else "delivered"
     move = np.select([shown == moving, shown == "paid"], [docs["amount"], -docs["amount"]], 0)
@@ -197,12 +199,15 @@ class StatementSet:
         )
 
 
-def prepare_statements(reconciled: Reconciled, settings: Settings) -> StatementSet:
+def prepare_statements(
+    reconciled: Reconciled, settings: Settings, aged: pd.DataFrame | None = None
+) -> StatementSet:
+    """`aged`: the open items' aging_detail as of the period's end, when the caller has it already."""
     period = reconciled.period
     lines, line_spans = spans_by(statement_lines(reconciled, settings), "customer")
-    items, item_spans = spans_by(
-        aging_detail(reconciled.open_items, settings, pd.Timestamp(period.as_of)), "customer"
-    )
+    if aged is None:
+        aged = aging_detail(reconciled.open_items, settings, pd.Timestamp(period.as_of))
+    items, item_spans = spans_by(aged, "customer")
     advances, advance_spans = spans_by(reconciled.advances, "customer")
     everyone = statement_blocks("", whole(lines), whole(items), whole(advances), settings.company.name, period)
     return StatementSet(
