@@ -35,3 +35,25 @@ def spans_by(frame: pd.DataFrame, key: str) -> tuple[pd.DataFrame, dict[str, tup
         return ordered, {}
     bounds = np.r_[np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]), len(keys)].tolist()
     return ordered, {str(keys[a]): (a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)}
+
+
+def _arrow_text(values: pd.Series | pd.Index) -> bool:
+    return isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"
+
+
+def positions(keys: pd.Series, index: pd.Index) -> np.ndarray:
+    """`index.get_indexer(keys)`: where each key is in `index` (unique), −1 where it is not; missing matches
+    missing. For text on both sides pyarrow's index_in does it in one hash pass; pandas makes Python objects
+    of both sides first (0.15 s per lookup of a million contract numbers)."""
+    if not (_arrow_text(keys) and _arrow_text(index)):
+        return index.get_indexer(keys)
+    column = pa.chunked_array(pa.array(keys.array))
+    value_set = pa.chunked_array(pa.array(index.array)).combine_chunks()
+    found = pc.index_in(column, value_set=value_set.cast(column.type))
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def lookup(mapping: pd.Series, keys: pd.Series) -> pd.Series:
+    """`mapping.reindex(keys)` (NA where a key is not in mapping's unique index) on `keys`' index."""
+    found = mapping.reset_index(drop=True).reindex(positions(keys, mapping.index))
+    return found.set_axis(keys.index)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import Settings
-from pipeline.frames import isin
+from pipeline.frames import isin, lookup
 from pipeline.model import UNASSIGNED, Ledgers, Period, Reconciled
 from pipeline.problems import Problem, problem
 from schemas import FILE, LEDGER_KINDS, ROW, SHEET
@@ -217,12 +217,12 @@ class Owners:
 
 def _lookup(keys: pd.Series, mapping: pd.Series) -> pd.Series:
     """keys looked up in a text mapping, as a `str` column (NA where absent)."""
-    return keys.map(mapping).astype("str")
+    return lookup(mapping, keys).astype("str")
 
 
 def _number(keys: pd.Series, mapping: pd.Series) -> pd.Series:
     """keys looked up in a numeric mapping, as Int64 (NA where absent; also right when `keys` is empty)."""
-    return pd.Series(mapping.reindex(keys).to_numpy(), index=keys.index).astype("Int64")
+    return lookup(mapping, keys).astype("Int64")
 
 
 def _na_text(index: pd.Index) -> pd.Series:
@@ -416,7 +416,7 @@ def _per_code(rows: pd.DataFrame, code: str, key: str, mapping: pd.Series) -> pd
     """mapping[rows[key]], looked up once per distinct code (the codes stand for the keys)."""
     codes = rows[code].to_numpy()
     distinct, first = np.unique(codes, return_index=True)
-    values = mapping.reindex(rows[key].iloc[first]).to_numpy()
+    values = lookup(mapping, rows[key].iloc[first]).to_numpy()
     return pd.Series(values[np.searchsorted(distinct, codes)], index=rows.index, dtype=mapping.dtype)
 
 

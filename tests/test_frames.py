@@ -1,4 +1,4 @@
-"""Frame helpers: the fast text isin must answer exactly as pandas' isin."""
+"""Frame helpers: the fast text isin and lookup must answer exactly as pandas' isin and reindex."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.frames import isin, spans_by
+from pipeline.frames import isin, lookup, spans_by
 
 texts = st.none() | st.sampled_from(["", "HT-1", "HT-2", "华东", "1"])
 values = st.lists(texts | st.integers(0, 2), max_size=8)
@@ -31,3 +31,18 @@ def test_spans_by_give_what_groupby_gives(rows: list[tuple[str | None, int]]) ->
     theirs = {str(k): g.reset_index(drop=True) for k, g in frame.groupby("customer")}
     assert list(spans) == list(theirs)
     assert all(ordered.iloc[a:b].reset_index(drop=True).equals(theirs[k]) for k, (a, b) in spans.items())
+
+
+@given(
+    st.lists(st.sampled_from(["HT-1", "HT-2", "华东", "1", ""]), unique=True, max_size=5),
+    st.lists(texts, max_size=12),
+    st.sampled_from(["Int64", "str", "int64", "bool"]),
+)
+def test_lookup_answers_as_reindex(index: list[str], keys: list[str | None], dtype: str) -> None:
+    values = {"Int64": list(range(len(index))), "int64": list(range(len(index))), "bool": [True] * len(index)}
+    mapping = pd.Series(
+        values.get(dtype, [f"值{i}" for i in range(len(index))]), index=pd.Index(index, dtype="str"), dtype=dtype
+    )
+    wanted = pd.Series(keys, dtype="str", index=[10 + i for i in range(len(keys))])
+    expected = mapping.reindex(wanted).set_axis(wanted.index)
+    pd.testing.assert_series_equal(lookup(mapping, wanted), expected, check_names=False)
