@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from pipeline.children import Aside, inline
 from pipeline.config import Settings
 from pipeline.frames import isin, lookup
 from pipeline.model import UNASSIGNED, Ledgers, Period, Reconciled
@@ -89,12 +91,13 @@ EVENT_ORDER = ("date", "event", "doc_no", "amount", "contract_no", "salesperson"
 # ---------------------------------------------------------------- entry point
 
 
-def reconcile(ledgers: Ledgers, settings: Settings, period: Period) -> Reconciled:
+def reconcile(ledgers: Ledgers, settings: Settings, period: Period, aside: Aside = inline) -> Reconciled:
     """Everything finance reconciles, as of `period.as_of`; pure (no I/O), vectorised.
 
     The returned deliveries / invoices / payments hold every counted row of any date (statistics cut their own
     months); balances, open items, advances, execution and exceptions use only events dated ≤ as_of.
     Returns are negative deliveries and red invoices negative invoices in those frames.
+    `aside` runs the exception checks (a quarter of the work) beside allocation, e.g. `children.forked`.
     """
     as_of = pd.Timestamp(period.as_of)
     customers = customer_table(_usable(ledgers["customers"], "customers", drop_void=False))
@@ -108,13 +111,14 @@ def reconcile(ledgers: Ledgers, settings: Settings, period: Period) -> Reconcile
     activity = activity_rows(deliveries, invoices, payments, as_of)
     events = receivable_events(activity, settings.aging.basis)
     events = with_terms(events, contracts, customers, settings.aging.default_terms_days)
+    facts = Facts(contracts, activity, events, deliveries, invoices, all_payments, settings, as_of)
+    exceptions = aside(partial(find_exceptions, facts))
     open_items, advances, allocations = allocate(events)
     open_items, advances = (
         _with_customer_info(open_items, customers),
         _with_customer_info(advances, customers),
     )
     execution = contract_execution(contracts, activity, allocations, open_items, advances, as_of)
-    facts = Facts(contracts, activity, events, deliveries, invoices, all_payments, settings, as_of)
     problems = owners.problems  # names not in 客户档案 are names.py's (located, with a suggestion)
     return Reconciled(
         period=period,
@@ -126,7 +130,7 @@ def reconcile(ledgers: Ledgers, settings: Settings, period: Period) -> Reconcile
         open_items=open_items,
         advances=advances,
         allocations=allocations,
-        exceptions=find_exceptions(facts),
+        exceptions=exceptions(),
         matching=matching,
         problems=problems,
         activity=activity,

@@ -18,6 +18,7 @@ import pandas as pd
 
 from pipeline import __version__
 from pipeline.aging import AgingTables, age_receivables
+from pipeline.children import Aside, forked, inline
 from pipeline.config import Settings, load_settings
 from pipeline.inbox import Seen, display_name, move_unique, scan_inbox, settled
 from pipeline.ingest import FileResult, file_digest
@@ -173,16 +174,18 @@ class ReportContext:
         return age_receivables(self.reconciled, self.settings, self.period.as_of)
 
     @cached_property
-    def stats(self) -> MonthlyStats:
-        stats, problems = compute_stats(self.reconciled, self.ledgers, self.settings)
+    def scored(self) -> tuple[MonthlyStats, Assessment]:
+        stats, assessment, problems = score(self.reconciled, self.ledgers, self.settings)
         self.problems += problems
-        return stats
+        return stats, assessment
 
-    @cached_property
+    @property
+    def stats(self) -> MonthlyStats:
+        return self.scored[0]
+
+    @property
     def assessment(self) -> Assessment:
-        result, problems = assess(self.stats, self.reconciled, self.ledgers, self.settings)
-        self.problems += problems
-        return result
+        return self.scored[1]
 
     @cached_property
     def statements(self) -> StatementSet:
@@ -190,10 +193,18 @@ class ReportContext:
 
         return prepare_statements(self.reconciled, self.settings, self.aging.detail)
 
-    def derive_all(self) -> None:
-        """Compute every derived table now (writers running in other processes cannot add to `problems`)."""
-        for name in ("aging", "stats", "assessment", "statements", "inputs"):
+    def derive_all(self, aside: Aside = inline) -> None:
+        """Compute every derived table now (writers running in other processes cannot add to `problems`).
+        `aside` computes statistics and scoring beside aging and the statements, e.g. `children.forked`."""
+        scored = None
+        if "scored" not in self.__dict__:
+            scored = aside(partial(score, self.reconciled, self.ledgers, self.settings))
+        for name in ("aging", "statements", "inputs"):
             getattr(self, name)
+        if scored is not None:
+            stats, assessment, problems = scored()
+            self.problems += problems
+            self.__dict__["scored"] = (stats, assessment)  # as the cached property would have kept them
 
     @cached_property
     def inputs(self) -> pd.DataFrame:
@@ -212,6 +223,15 @@ class ReportContext:
                 "sha256": cat.get("sha256", pd.Series(dtype="str")).str[:12],
             }
         ).reset_index(drop=True)
+
+
+def score(
+    reconciled: Reconciled, ledgers: Ledgers, settings: Settings
+) -> tuple[MonthlyStats, Assessment, list[Problem]]:
+    """Monthly statistics and the assessment built on them, with the problems both found."""
+    stats, problems = compute_stats(reconciled, ledgers, settings)
+    assessment, more = assess(stats, reconciled, ledgers, settings)
+    return stats, assessment, problems + more
 
 
 Writer = Callable[[ReportContext, Path], list[Path]]
@@ -441,7 +461,7 @@ def _report(
     with times.stage("reconcile"):
         frames, name_problems = merge_customer_names(ledgers.frames, _locator(intakes))
         ledgers = Ledgers(frames)
-        reconciled = reconcile(ledgers, settings, period)
+        reconciled = reconcile(ledgers, settings, period, aside=forked)
     this_run = {i.name for i in intakes}
     problems = [p for p in name_problems if p.file in this_run]
     problems += [p for p in reconciled.problems if p.file in this_run or not p.file]
@@ -451,7 +471,7 @@ def _report(
     final = workspace / "outbox" / period.label
     previous, fingerprints = previous_outputs(final)
     with times.stage("derive"):
-        ctx.derive_all()  # before the writers fork, so that they share these tables and the problems they add
+        ctx.derive_all(aside=forked)  # before the writers fork: they share these tables and the problems added
     workers = default_workers(settings.limits.workers)
     with _staging(final) as staging:
         outputs, prints = [], {}

@@ -766,3 +766,12 @@ def test_as_of_cuts_balances_but_not_the_handed_over_rows() -> None:
     assert set(rec.open_items["doc_no"]) == {"D2", "D3"}
     assert set(rec.execution["contract_no"]) == {"HT-2025-001", "HT-2025-002"}
     assert len(rec.deliveries) == 6
+
+
+def test_exceptions_checked_in_a_forked_child_are_the_same(example: Reconciled) -> None:
+    from pipeline.children import forked
+
+    aside = reconcile(worked_example(), Settings(), OCT, aside=forked)
+    for name in ("exceptions", "execution", "open_items", "allocations"):
+        pd.testing.assert_frame_equal(getattr(aside, name), getattr(example, name))
+    assert len(example.exceptions) > 0

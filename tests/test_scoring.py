@@ -507,3 +507,19 @@ def test_only_this_months_team_is_assessed() -> None:
     assert set(stats.salespeople["salesperson"]) == {"老王", "小陈", ZW, "未分配"}
     a, _ = run(rec, Ledgers({}))
     assert a.scores["salesperson"].tolist() == [ZW]
+
+
+def test_scoring_in_a_forked_child_hands_back_the_same_tables_and_problems() -> None:
+    """A run computes statistics and scoring in a child process beside aging (run.ReportContext.derive_all)."""
+    from pipeline.children import forked
+    from pipeline.run import score
+
+    settings = settings_from_dict(
+        {"scoring": {"weights": {"sales_rate": 40, "payment_rate": 40, "daily_report_rate": 20}}}
+    )
+    rec = reconciled("2025-10", contracts_frame([("C1", "2025-10-02", HB, ZW, yuan(1))]))
+    here = score(rec, Ledgers({}), settings)
+    there = forked(lambda: score(rec, Ledgers({}), settings))()
+    pd.testing.assert_frame_equal(there[0].salespeople, here[0].salespeople)
+    pd.testing.assert_frame_equal(there[1].scores, here[1].scores)
+    assert [p.code for p in there[2]] == [p.code for p in here[2]] == ["no-activity-records"]

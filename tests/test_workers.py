@@ -34,3 +34,43 @@ def test_memory_cap_counts_from_what_a_forked_worker_inherits() -> None:
     child.start()
     child.join(60)
     assert child.exitcode == 0, {1: "inherited space counted against the cap", 2: "no cap"}.get(child.exitcode)
+
+
+# ---------------------------------------------------------------- computations beside the run (children.forked)
+
+
+def _boom() -> int:
+    raise ValueError("坏数据")
+
+
+def test_forked_computes_in_another_process_and_hands_back_the_result() -> None:
+    from pipeline.children import forked
+
+    later = forked(lambda: (os.getpid(), [1, 2, 3]))
+    pid, value = later()
+    assert value == [1, 2, 3] and pid != os.getpid()
+
+
+def test_forked_raises_the_childs_error_or_its_death_in_the_parent() -> None:
+    from pipeline.children import forked
+
+    with pytest.raises(ValueError, match="坏数据"):
+        forked(_boom)()
+    with pytest.raises(OSError, match="退出码 3"):
+        forked(lambda: os._exit(3))()
+
+
+def test_forked_works_beside_the_progress_bars_thread() -> None:
+    """On a terminal the progress bar refreshes from a thread during the whole run."""
+    import threading
+
+    from pipeline.children import forked
+
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert forked(os.getpid)() != os.getpid()
+    finally:
+        stop.set()
+        thread.join()
