@@ -1,0 +1,73 @@
+"""Workbook fingerprints: the same content gives the same print; any changed cell gives another."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipeline.reports.reuse import fingerprint
+
+texts = st.none() | st.sampled_from(["", "HT-1", "华东电力", "0", "a&b"])
+money = st.none() | st.integers(-(10**15), 10**15)
+rows = st.lists(st.tuples(texts, money, st.floats(allow_nan=True, allow_infinity=True), st.booleans()), max_size=12)
+
+
+def frame(data: list[tuple[str | None, int | None, float, bool]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer": pd.Series([r[0] for r in data], dtype="str"),
+            "amount": pd.array([r[1] for r in data], dtype="Int64"),
+            "rate": pd.Series([r[2] for r in data], dtype="float64"),
+            "void": pd.Series([r[3] for r in data], dtype="bool"),
+            "shown": pd.Series([r[2] if r[3] else "无目标" for r in data], dtype=object),  # mixed, as 月度统计
+        }
+    )
+
+
+@given(rows, st.data())
+def test_a_changed_cell_changes_the_fingerprint(
+    data: list[tuple[str | None, int | None, float, bool]], draw: st.DataObject
+) -> None:
+    before = frame(data)
+    assert fingerprint(before) == fingerprint(frame(list(data)))
+    if not data:
+        return
+    i = draw.draw(st.integers(0, len(data) - 1))
+    changed = list(data)
+    changed[i] = draw.draw(st.tuples(texts, money, st.floats(allow_nan=True, allow_infinity=True), st.booleans()))
+    after = frame(changed)
+    same = before.astype(object).where(before.notna(), None).equals(
+        after.astype(object).where(after.notna(), None)
+    )
+    assert (fingerprint(before) == fingerprint(after)) == same
+
+
+def test_what_lies_under_a_null_does_not_matter() -> None:
+    values = np.array([5, 6, 7], dtype=np.int64)
+    one = pd.arrays.IntegerArray(values.copy(), np.array([False, True, False]))
+    other = pd.arrays.IntegerArray(np.array([5, 999, 7], dtype=np.int64), np.array([False, True, False]))
+    assert fingerprint(pd.DataFrame({"a": one})) == fingerprint(pd.DataFrame({"a": other}))
+    assert fingerprint(pd.DataFrame({"a": one})) != fingerprint(pd.DataFrame({"a": pd.array([5, 6, 7], dtype="Int64")}))
+
+
+def test_a_slice_and_the_same_rows_built_afresh_have_one_fingerprint() -> None:
+    """Another file can change the frames a workbook is cut from and leave the workbook's rows as they were."""
+    numbers = [f"HT-{i}" for i in range(100)]
+    big = pd.DataFrame(
+        {
+            "no": pd.Series(numbers, dtype="str"),
+            "amount": pd.array([i if i % 3 else None for i in range(100)], dtype="Int64"),
+            "open": [i % 2 == 0 for i in range(100)],
+        }
+    )
+    part = big.iloc[10:20].reset_index(drop=True)
+    afresh = pd.DataFrame(
+        {
+            "no": pd.Series(numbers[10:20], dtype="str"),
+            "amount": pd.array([i if i % 3 else None for i in range(10, 20)], dtype="Int64"),
+            "open": [i % 2 == 0 for i in range(10, 20)],
+        }
+    )
+    assert fingerprint(part) == fingerprint(afresh)
