@@ -71,3 +71,22 @@ def test_a_slice_and_the_same_rows_built_afresh_have_one_fingerprint() -> None:
         }
     )
     assert fingerprint(part) == fingerprint(afresh)
+
+
+def test_an_unchanged_file_is_taken_from_the_previous_folder(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    from pathlib import Path
+
+    from pipeline.reports.reuse import reuse_previous, reusing
+
+    previous, staging = tmp_path / "previous", tmp_path / "staging"
+    (previous / "客户对账单").mkdir(parents=True)
+    (previous / "客户对账单" / "甲_2025-11.xlsx").write_bytes(b"old statement")
+    target = Path(staging / "客户对账单" / "甲_2025-11.xlsx")
+    with reusing(previous, staging, {"客户对账单/甲_2025-11.xlsx": "print-1"}) as reuse:
+        assert not reuse_previous(staging / "乙.xlsx", "print-9")  # never written before
+        assert reuse_previous(target, "print-1")
+        assert not reuse_previous(staging / "客户对账单" / "丙.xlsx", "print-1")
+    assert target.read_bytes() == b"old statement" and reuse.copied == 1
+    assert reuse.new == {"乙.xlsx": "print-9", "客户对账单/甲_2025-11.xlsx": "print-1", "客户对账单/丙.xlsx": "print-1"}
+    assert os.path.samefile(target, previous / "客户对账单" / "甲_2025-11.xlsx")  # linked, not copied

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import pickle
 import shutil
 from collections.abc import Iterator
@@ -89,7 +90,13 @@ def reuse_previous(path: Path, print_: str) -> bool:
     if not source.is_file():
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(source, path)
+    try:
+        # A second name for the same file: one system call, where copying the 4,000 unchanged statements took
+        # 2 s of a second run at a million ledger rows. Nothing writes into an output file after it is made
+        # (they are replaced whole), and the previous folder is deleted when this run's is swapped in.
+        os.link(source, path)
+    except OSError:  # a file system without hard links (FAT, some network shares)
+        shutil.copy2(source, path)
     reuse.copied += 1
     return True
 
