@@ -703,7 +703,8 @@ def contract_execution(
         "receivable": _sum_by(open_items, "contract_no", "outstanding"),
         "advance": _sum_by(advances.dropna(subset=["contract_no"]), "contract_no", "amount"),
     }
-    out = pd.DataFrame({k: v.reindex(c.index, fill_value=0).astype("Int64") for k, v in sums.items()})
+    keys = c.index.to_series()
+    out = pd.DataFrame({k: lookup(v, keys).fillna(0).astype("Int64") for k, v in sums.items()})
     amount = c["amount"].astype("Int64")
     out = out.assign(
         customer=c["customer"],
