@@ -75,6 +75,18 @@ def test_text_cells_are_byte_for_byte_what_xlsxwriter_writes(tmp_path_factory, v
     assert ours == _by_xlsxwriter(folder / "ref.xlsx", values, None)
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.none() | st.text(alphabet="华东机械ABC01-_x", max_size=8), min_size=1, max_size=30), texts)
+def test_plain_columns_take_the_short_way_to_the_same_bytes(
+    tmp_path_factory, plain: list[str | None], tricky: list[str | None]
+) -> None:
+    """Columns with nothing to escape skip the escaping passes; one tricky text among them takes them all."""
+    folder = tmp_path_factory.mktemp("p")
+    for values in (plain, plain + tricky[:1]):
+        ours = _by_sheetxml(folder / "ours.xlsx", values, None)
+        assert ours == _by_xlsxwriter(folder / "ref.xlsx", values, None)
+
+
 @settings(max_examples=150, deadline=None)
 @given(numbers)
 def test_number_cells_match_xlsxwriter_and_keep_every_digit(tmp_path_factory, values: list[float]) -> None:
