@@ -312,14 +312,14 @@ def _write_annotated(ctx: ReportContext, outdir: Path) -> list[Path]:
     return out
 
 
-# Every output of outputs.md, in order. The customer statements (hundreds of small files) are split into
-# shards so that both cores share them.
+# Every output of outputs.md, in its order. The workers take them in this order too: the big workbooks first,
+# then the customer statements (hundreds of small files) split into shards, which fill both cores to the end.
 REPORT_WRITERS: list[Writer] = [
     _write_reconciliation,
     _write_aging,
-    _write_statements,
     _write_monthly,
     _write_assessment,
+    _write_statements,
     _write_summary,
     _write_problem_list,
     _write_annotated,
