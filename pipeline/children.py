@@ -95,4 +95,5 @@ def _compute_and_send(compute: Callable[[], object], send: Connection) -> None:
     try:
         send.send(outcome)
     except Exception as exc:  # e.g. an exception that cannot be pickled: its text still reaches the parent
-        send.send(_Failed(RuntimeError(f"{outcome!r}: {exc}")))
+        what = outcome.error if isinstance(outcome, _Failed) else outcome
+        send.send(_Failed(RuntimeError(f"{type(what).__name__}: {str(what)[:500]} (not picklable: {exc})")))

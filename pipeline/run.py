@@ -458,10 +458,12 @@ def _report(
 ) -> RunOutcome:
     with times.stage("load"):
         ledgers = store.load()
+    workers = default_workers(settings.limits.workers)
+    aside: Aside = forked if workers > 1 else inline  # limits.workers = 1: everything in this one process
     with times.stage("reconcile"):
         frames, name_problems = merge_customer_names(ledgers.frames, _locator(intakes))
         ledgers = Ledgers(frames)
-        reconciled = reconcile(ledgers, settings, period, aside=forked)
+        reconciled = reconcile(ledgers, settings, period, aside=aside)
     this_run = {i.name for i in intakes}
     problems = [p for p in name_problems if p.file in this_run]
     problems += [p for p in reconciled.problems if p.file in this_run or not p.file]
@@ -471,8 +473,7 @@ def _report(
     final = workspace / "outbox" / period.label
     previous, fingerprints = previous_outputs(final)
     with times.stage("derive"):
-        ctx.derive_all(aside=forked)  # before the writers fork: they share these tables and the problems added
-    workers = default_workers(settings.limits.workers)
+        ctx.derive_all(aside=aside)  # before the writers fork: they share these tables and the problems added
     with _staging(final) as staging:
         outputs, prints = [], {}
         with times.stage("write"):

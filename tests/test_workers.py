@@ -58,6 +58,8 @@ def test_forked_raises_the_childs_error_or_its_death_in_the_parent() -> None:
         forked(_boom)()
     with pytest.raises(OSError, match="退出码 3"):
         forked(lambda: os._exit(3))()
+    with pytest.raises(RuntimeError, match="not picklable"):  # a result that cannot travel back
+        forked(lambda: (lambda: None))()
 
 
 def test_forked_works_beside_the_progress_bars_thread() -> None:

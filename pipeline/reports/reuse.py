@@ -102,9 +102,9 @@ def reuse_previous(path: Path, print_: str) -> bool:
 
 
 def _feed_column(h: Any, column: pd.Series) -> None:
-    """The column's values as compact Arrow buffers: about 30x faster than pandas' row hashes (0.35 s for the
-    合同执行 sheet at a million ledger rows). Compacted, a slice of a bigger frame hashes as the same values
-    built afresh do, so a workbook another file left unchanged is still recognised."""
+    """The column's values as compact Arrow buffers: half the time of pandas' row hashes (合同对账's big frames at
+    a million ledger rows: 0.18 s instead of 0.36 s). Compacted, a slice of a bigger frame hashes as the same
+    values built afresh do, so a workbook another file left unchanged is still recognised."""
     try:
         values = pa.array(column)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):  # mixed object values

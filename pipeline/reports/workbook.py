@@ -90,7 +90,7 @@ class _FastZipFile(zipfile.ZipFile):
         compresslevel: int | None = None,
     ) -> None:
         """As ZipFile.write, in 1 MiB pieces instead of 8 KiB: per-call overhead was a third of deflating."""
-        info = zipfile.ZipInfo.from_file(filename, arcname)
+        info = zipfile.ZipInfo.from_file(filename, arcname, strict_timestamps=self._strict_timestamps)
         if info.is_dir():
             super().write(filename, arcname, compress_type, compresslevel)
             return
