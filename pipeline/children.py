@@ -73,7 +73,7 @@ def forked(compute: Callable[[], T]) -> Callable[[], T]:
         child.join()
         if isinstance(outcome, _Failed):
             raise outcome.error
-        return outcome  # type: ignore[no-any-return]
+        return outcome
 
     return result
 

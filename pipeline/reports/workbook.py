@@ -76,21 +76,23 @@ class _FastZipFile(zipfile.ZipFile):
     """
 
     def _open_to_write(self, zinfo: zipfile.ZipInfo, force_zip64: bool = False) -> IO[bytes]:
-        handle = super()._open_to_write(zinfo, force_zip64)
+        # Private, so not in typeshed; zipfile's own write paths (open(..., "w"), write, writestr) all go through it.
+        handle: Any = super()._open_to_write(zinfo, force_zip64)  # type: ignore[misc]
         if zinfo.compress_type == zipfile.ZIP_DEFLATED:
             # zipfile's writer takes any object with zlib's compress()/flush(); raw deflate, as zipfile's own.
-            handle._compressor = isal_zlib.compressobj(ZIP_LEVEL, isal_zlib.DEFLATED, -15)  # type: ignore[attr-defined]
+            handle._compressor = isal_zlib.compressobj(ZIP_LEVEL, isal_zlib.DEFLATED, -15)
         return handle
 
     def write(
         self,
         filename: str | os.PathLike[str],
-        arcname: str | None = None,
+        arcname: str | os.PathLike[str] | None = None,
         compress_type: int | None = None,
         compresslevel: int | None = None,
     ) -> None:
         """As ZipFile.write, in 1 MiB pieces instead of 8 KiB: per-call overhead was a third of deflating."""
-        info = zipfile.ZipInfo.from_file(filename, arcname, strict_timestamps=self._strict_timestamps)
+        strict = getattr(self, "_strict_timestamps", True)
+        info = zipfile.ZipInfo.from_file(filename, arcname, strict_timestamps=strict)
         if info.is_dir():
             super().write(filename, arcname, compress_type, compresslevel)
             return
