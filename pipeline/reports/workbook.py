@@ -63,16 +63,14 @@ WORKBOOK_OPTIONS: dict[str, bool] = {
     "strings_to_numbers": False,
     "nan_inf_to_errors": True,
 }
-# Deflate level of every workbook's zip, for ISA-L (levels 0-3). Its level 1 deflates sheet XML 3.7x faster
-# than zlib's level 1 (itself 2.8x faster than the default 6), into slightly smaller files: with zlib, deflating
-# was a quarter of writing the 合同对账 workbook at a million ledger rows.
-ZIP_LEVEL = 1
+ZIP_LEVEL = sheetxml.ZIP_LEVEL
 
 
 class _FastZipFile(zipfile.ZipFile):
     """The ZipFile xlsxwriter assembles a workbook with: entries deflated by ISA-L (xlsxwriter has no option for
-    it). Set on xlsxwriter's module, so once this module is imported the templates and sample ledgers other
-    modules write with xlsxwriter are deflated the same way. The output is ordinary deflate: any reader opens it.
+    it), and a StreamedSheet's rows spliced in already deflated. Set on xlsxwriter's module, so once this module
+    is imported the templates and sample ledgers other modules write with xlsxwriter are deflated the same way.
+    The output is ordinary deflate: any reader opens it.
     """
 
     def _open_to_write(self, zinfo: zipfile.ZipInfo, force_zip64: bool = False) -> IO[bytes]:
@@ -80,7 +78,7 @@ class _FastZipFile(zipfile.ZipFile):
         handle: Any = super()._open_to_write(zinfo, force_zip64)  # type: ignore[misc]
         if zinfo.compress_type == zipfile.ZIP_DEFLATED:
             # zipfile's writer takes any object with zlib's compress()/flush(); raw deflate, as zipfile's own.
-            handle._compressor = isal_zlib.compressobj(ZIP_LEVEL, isal_zlib.DEFLATED, -15)
+            handle._compressor = sheetxml.deflater()
         return handle
 
     def write(
@@ -90,15 +88,45 @@ class _FastZipFile(zipfile.ZipFile):
         compress_type: int | None = None,
         compresslevel: int | None = None,
     ) -> None:
-        """As ZipFile.write, in 1 MiB pieces instead of 8 KiB: per-call overhead was a third of deflating."""
+        """As ZipFile.write, in 1 MiB pieces instead of 8 KiB (per-call overhead was a third of deflating), and
+        with a StreamedSheet's deflated rows put back into its sheet XML."""
         strict = getattr(self, "_strict_timestamps", True)
         info = zipfile.ZipInfo.from_file(filename, arcname, strict_timestamps=strict)
         if info.is_dir():
             super().write(filename, arcname, compress_type, compresslevel)
             return
         info.compress_type = self.compression if compress_type is None else compress_type
+        rows = sheetxml.take_deflated_rows(filename)
+        if rows is not None and info.compress_type == zipfile.ZIP_DEFLATED:
+            self._write_spliced(info, Path(filename).read_bytes(), rows)
+            return
         with open(filename, "rb") as src, self.open(info, "w") as dest:
             shutil.copyfileobj(src, dest, 1 << 20)
+
+    def _write_spliced(self, info: zipfile.ZipInfo, sheet: bytes, rows: sheetxml.DeflatedRows) -> None:
+        """One entry from the sheet XML before the rows, the rows as deflated when written, and the rest. Each part
+        comes from its own compressor and all but the last end byte-aligned and not final, so the three make one
+        deflate stream with no part referring back into another. zipfile's writer keeps the CRC and sizes of
+        what passes through it: the rows' are added to them."""
+        head, tail = sheet[: rows.head], sheet[rows.head :]
+        total = len(sheet) + rows.size
+        with self.open(info, "w", force_zip64=total * 1.05 > zipfile.ZIP64_LIMIT) as dest:
+            writer: Any = dest  # zipfile._ZipWriteFile; its fields are private
+            writer.write(head)
+            _write_raw(writer, writer._compressor.flush(isal_zlib.Z_SYNC_FLUSH))
+            for piece in rows.pieces():
+                _write_raw(writer, piece)
+            writer._crc = isal_zlib.crc32_combine(writer._crc, rows.crc, rows.size)
+            writer._file_size += rows.size
+            writer._compressor = sheetxml.deflater()
+            writer.write(tail)
+        rows.close()
+
+
+def _write_raw(writer: Any, deflated: bytes) -> None:
+    """Bytes already deflated, straight into the zip entry `writer` is writing."""
+    writer._fileobj.write(deflated)
+    writer._compress_size += len(deflated)
 
 
 xlsxwriter.workbook.ZipFile = _FastZipFile
