@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from isal import isal_zlib
 from openpyxl.workbook.workbook import Workbook as OpenpyxlWorkbook
+from python_calamine import CalamineWorkbook
 
 from pipeline.reports import workbook as wbmod
 from pipeline.reports.workbook import (
@@ -526,6 +527,8 @@ def test_a_sheets_rows_are_spliced_back_between_its_head_and_tail(tmp_path: Path
     assert xml.index('<row r="3001"') < xml.index("</sheetData>") < xml.index("<pageMargins")
     ws = openpyxl.load_workbook(tmp_path / "w.xlsx")["明细"]
     assert ws.max_row == 3_002 and ws["A3001"].value == "FH-002999" and ws["B3001"].value == 2_999
+    grid = CalamineWorkbook.from_path(str(tmp_path / "w.xlsx")).get_sheet_by_name("明细").to_python()
+    assert grid[3000][:2] == ["FH-002999", 2_999] and len(grid) == 3_002
 
 
 def test_documents_split_into_batches_are_the_same_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
