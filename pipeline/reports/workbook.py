@@ -97,7 +97,9 @@ class _FastZipFile(zipfile.ZipFile):
             return
         info.compress_type = self.compression if compress_type is None else compress_type
         rows = sheetxml.take_deflated_rows(filename)
-        if rows is not None and info.compress_type == zipfile.ZIP_DEFLATED:
+        if rows is not None:
+            if info.compress_type != zipfile.ZIP_DEFLATED:  # xlsxwriter always deflates; the rows are deflated
+                raise ValueError("a StreamedSheet's rows can only go into a deflated zip entry")
             self._write_spliced(info, Path(filename).read_bytes(), rows)
             return
         with open(filename, "rb") as src, self.open(info, "w") as dest:
