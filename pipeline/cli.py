@@ -260,8 +260,8 @@ def _progress() -> Iterator[Callable[[str, int, int], None] | None]:
     with Progress(transient=True) as bar:
         task = bar.add_task("读取文件", total=None)
 
-        def step(name: str, n: int, total: int) -> None:
-            bar.update(task, total=total, completed=n - 1, description=f"读取 {name}")
+        def step(what: str, done: int, total: int) -> None:
+            bar.update(task, total=total or None, completed=done, description=what)
 
         yield step
 

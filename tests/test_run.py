@@ -292,3 +292,19 @@ def test_second_run_copies_unchanged_outputs_and_rewrites_changed_ones(tmp_path:
     tasks = data["write_seconds"]  # every report task, statements by shard
     assert {"reconciliation", "aging", "monthly", "assessment", "summary", "problem_list"} <= tasks.keys()
     assert any(k.startswith("statements ") for k in tasks) and sum(tasks.values()) > 0
+
+
+def test_progress_says_what_the_run_is_doing_after_reading(tmp_path: Path) -> None:
+    """The terminal's bar must not stand on the last file read while the run reconciles and writes."""
+    ws = workspace(tmp_path / "ws")
+    drop(ws, "合同台账.xlsx", SEPTEMBER)
+    drop(ws, "合同台账_补充.xlsx", SEPTEMBER[:1])
+    told: list[tuple[str, int, int]] = []
+    run(ws, PERIOD, progress=lambda what, done, total: told.append((what, done, total)))
+    reads = [t for t in told if t[0].startswith("读取 ")]
+    assert sorted(what for what, _, _ in reads) == ["读取 合同台账.xlsx", "读取 合同台账_补充.xlsx"]
+    assert [(done, total) for _, done, total in reads] == [(1, 2), (2, 2)]
+    stages = [what for what, _, total in told if total == 0]
+    assert stages == ["加载台账", "核对合同、发货、开票与回款", "计算账龄、统计与考核", "写出报表"]
+    writes = [done for what, done, total in told if what == "写出报表" and total]
+    assert writes == list(range(1, len(writes) + 1)) and len(writes) >= 8
