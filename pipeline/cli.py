@@ -336,7 +336,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from pipeline.demo import run_demo
 
-    return run_demo(args.dir)
+    return run_demo(args.dir, progress=_progress)
 
 
 COMMANDS = {

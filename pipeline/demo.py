@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import date
 from pathlib import Path
 
-from pipeline.run import RUN_JSON, RunOutcome, run
+from pipeline.run import RUN_JSON, ProgressFn, RunOutcome, run
 from pipeline.sample import COMPANY, write_demo_inbox
 from pipeline.workspace import init_workspace
 
@@ -14,8 +16,11 @@ DEMO_YEAR = 2025
 DEMO_PERIOD = f"{DEMO_YEAR}-10"  # the sample runs to late November: October is its last complete month
 
 
-def run_demo(target: Path) -> int:
-    """Create the demo workspace, run it and print where everything is."""
+def run_demo(
+    target: Path, progress: Callable[[], AbstractContextManager[ProgressFn | None]] = nullcontext
+) -> int:
+    """Create the demo workspace, run it and print where everything is. `progress` opens the terminal's
+    progress bar for the run (closed before the tour is printed)."""
     target.mkdir(parents=True, exist_ok=True)
     if any((target / "inbox").glob("*")) or (target / ".taizhang").exists():
         print(f"{target.resolve()} 已有数据；示例需要一个新目录，例如：taizhang demo demo2")
@@ -26,7 +31,8 @@ def run_demo(target: Path) -> int:
     print(
         f"已在 {(target / 'inbox').resolve()} 生成示例公司「{COMPANY}」的 {len(files)} 个台账文件（故意包含常见的格式问题和几处错误）。"
     )
-    outcome = run(target, DEMO_PERIOD, today=date(DEMO_YEAR, 11, 28))
+    with progress() as step:
+        outcome = run(target, DEMO_PERIOD, today=date(DEMO_YEAR, 11, 28), progress=step)
     print_tour(target, outcome)
     # The sample's problems are there on purpose: the demo itself succeeded.
     return 0
