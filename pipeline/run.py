@@ -399,8 +399,6 @@ class RunOutcome:
         return 1 if self.problems or any(i.problems for i in self.intakes) else 0
 
 
-
-
 def run(
     workspace: Path,
     period_label: str | None = None,
