@@ -63,9 +63,6 @@ WORKBOOK_OPTIONS: dict[str, bool] = {
     "strings_to_numbers": False,
     "nan_inf_to_errors": True,
 }
-ZIP_LEVEL = sheetxml.ZIP_LEVEL
-
-
 class _FastZipFile(zipfile.ZipFile):
     """The ZipFile xlsxwriter assembles a workbook with: entries deflated by ISA-L (xlsxwriter has no option for
     it), and a StreamedSheet's rows spliced in already deflated. Set on xlsxwriter's module, so once this module
@@ -705,6 +702,11 @@ def _display(v: Any, kind: ColumnKind) -> str:
     return f"{number:.0f}"
 
 
+def _sheet_cut_warning(sheet: str, cut: int) -> list[str]:
+    """The warning for `cut` texts cut anywhere on a sheet (none when there are none)."""
+    return [f"「{sheet}」工作表有 {cut:,} 个单元格超过 Excel 单元格上限，已截断并在末尾标注。"] if cut else []
+
+
 def _cut_warnings(sheet: str, cols: tuple[Column, ...], cut: list[int]) -> list[str]:
     return [
         f"「{sheet}」工作表「{col.header}」列有 {n:,} 个单元格超过 Excel 单元格上限 {MAX_TEXT:,} 个字符，"
@@ -872,11 +874,7 @@ def _write_batch(paths: Sequence[Path], documents: Sequence[Sequence[Block]], pa
         sheet = package.sheet(_dimension(rows, a, b), data[offsets[a] : offsets[b]])
         if not reuse_previous(Path(path), fingerprint("documents", package.digest, sheet)):
             _replace_atomically(Path(path), partial(package.write, sheet=sheet))
-        cut = int(cuts[d])
-        warnings.append(
-            package.warnings
-            + ([f"「{package.sheet_name}」工作表有 {cut:,} 个单元格超过 Excel 单元格上限，已截断并在末尾标注。"] if cut else [])
-        )
+        warnings.append(package.warnings + _sheet_cut_warning(package.sheet_name, int(cuts[d])))
     return warnings
 
 
@@ -1094,8 +1092,7 @@ def _write_intro(wb: Workbook, fmts: _Formats, name: str, intro: Intro) -> list[
             ws.write_string(row + 2 + i, 0, str(line))
     _set_widths(ws, _intro_widths(intro.inputs, settings))
     ws.set_paper(9)
-    cut = cut_inputs + cut_settings + len(cut_lines)
-    return [f"「{name}」工作表有 {cut:,} 个单元格超过 Excel 单元格上限，已截断并在末尾标注。"] if cut else []
+    return _sheet_cut_warning(name, cut_inputs + cut_settings + len(cut_lines))
 
 
 def _write_meta(ws: Worksheet, fmts: _Formats, intro: Intro) -> None:
