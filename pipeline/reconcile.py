@@ -110,9 +110,9 @@ def reconcile(ledgers: Ledgers, settings: Settings, period: Period, aside: Aside
     deliveries, invoices, payments = (owners.resolve(f) for f in (deliveries, invoices, payments))
     activity = activity_rows(deliveries, invoices, payments, as_of)
     events = receivable_events(activity, settings.aging.basis)
-    events = with_terms(events, contracts, customers, settings.aging.default_terms_days)
     facts = Facts(contracts, activity, events, deliveries, invoices, all_payments, settings, as_of)
-    exceptions = aside(partial(find_exceptions, facts))
+    exceptions = aside(partial(find_exceptions, facts))  # the checks need no terms: start them sooner
+    events = with_terms(events, contracts, customers, settings.aging.default_terms_days)
     open_items, advances, allocations = allocate(events)
     open_items, advances = (
         _with_customer_info(open_items, customers),

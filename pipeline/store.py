@@ -423,8 +423,7 @@ def conform(kind: LedgerKind, table: pa.Table) -> pa.Table:
 
 def _constant(value: str, n: int) -> pa.Array:
     """`value` repeated n times, built in Arrow (a file name or sha256 for every row of a part)."""
-    indices = pa.array(np.zeros(n, dtype=np.int32))
-    return pa.DictionaryArray.from_arrays(indices, pa.array([value], pa.large_string())).dictionary_decode()
+    return pa.repeat(pa.scalar(value, pa.large_string()), n)
 
 
 def with_provenance(kind: LedgerKind, table: pa.Table, name: str, sha: str) -> pa.Table:
