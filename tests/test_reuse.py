@@ -52,6 +52,18 @@ def test_what_lies_under_a_null_does_not_matter() -> None:
     assert fingerprint(pd.DataFrame({"a": one})) != fingerprint(pd.DataFrame({"a": pd.array([5, 6, 7], dtype="Int64")}))
 
 
+def test_a_text_and_a_number_that_print_alike_have_different_fingerprints() -> None:
+    """A mixed column (text and numbers, as 月度统计's 完成率 with 无目标) writes "1" as text and 1 as a number."""
+
+    def mixed(first: object) -> pd.DataFrame:
+        return pd.DataFrame({"shown": pd.Series([first, 2.5, "无目标"], dtype=object)})
+
+    assert fingerprint(mixed("1")) != fingerprint(mixed(1))
+    assert fingerprint(mixed("2.5")) != fingerprint(mixed(2.5))
+    assert fingerprint(mixed(None)) != fingerprint(mixed("None"))
+    assert fingerprint(mixed(1)) == fingerprint(mixed(1))
+
+
 def test_a_slice_and_the_same_rows_built_afresh_have_one_fingerprint() -> None:
     """Another file can change the frames a workbook is cut from and leave the workbook's rows as they were."""
     numbers = [f"HT-{i}" for i in range(100)]

@@ -108,6 +108,9 @@ def _feed_column(h: Any, column: pd.Series) -> None:
     try:
         values = pa.array(column)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):  # mixed object values
+        # Each value's type as well as its text: the text "1" and the number 1 print alike but are written
+        # differently (a text cell against a number cell), so a file holding one must not stand in for the other.
+        h.update("\x1f".join(type(v).__name__ for v in column.to_numpy(dtype=object)).encode())
         h.update(column.astype(str).to_csv(index=False).encode())
         return
     if isinstance(values, pa.ChunkedArray):
