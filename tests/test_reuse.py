@@ -7,7 +7,8 @@ import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.reports.reuse import fingerprint
+from pipeline.reports import reuse
+from pipeline.reports.reuse import fingerprint, writer_code
 
 texts = st.none() | st.sampled_from(["", "HT-1", "华东电力", "0", "a&b"])
 money = st.none() | st.integers(-(10**15), 10**15)
@@ -62,6 +63,21 @@ def test_a_text_and_a_number_that_print_alike_have_different_fingerprints() -> N
     assert fingerprint(mixed("2.5")) != fingerprint(mixed(2.5))
     assert fingerprint(mixed(None)) != fingerprint(mixed("None"))
     assert fingerprint(mixed(1)) == fingerprint(mixed(1))
+
+
+def test_the_writing_code_is_part_of_every_fingerprint(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """New writing code (a format, a width) must not reuse a file the old code made from the same data."""
+    (tmp_path / "workbook.py").write_text("MONEY = '#,##0.00'\n", encoding="utf-8")
+    before = writer_code(tmp_path)
+    assert writer_code(tmp_path) == before
+    (tmp_path / "workbook.py").write_text("MONEY = '#,##0.00;[Red]-#,##0.00'\n", encoding="utf-8")
+    after = writer_code(tmp_path)
+    assert after != before
+    data = frame([("华东电力", 100, 0.5, True)])
+    monkeypatch.setattr(reuse, "_WRITER_CODE", before)
+    old_print = fingerprint(data)
+    monkeypatch.setattr(reuse, "_WRITER_CODE", after)
+    assert fingerprint(data) != old_print
 
 
 def test_a_slice_and_the_same_rows_built_afresh_have_one_fingerprint() -> None:

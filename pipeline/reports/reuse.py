@@ -1,9 +1,9 @@
 """Outputs whose content did not change since the last run are copied, not written again.
 
 Each workbook's fingerprint is a hash of everything it is built from (frames, headers, layout; not the
-generation time). A run records the fingerprints in run.json; the next run copies a file from the previous
-output folder when its fingerprint is the same. A second run after one small new file then rewrites only the
-workbooks and customer statements that file touched.
+generation time) and of the code that writes it. A run records the fingerprints in run.json; the next run
+copies a file from the previous output folder when its fingerprint is the same. A second run after one small
+new file then rewrites only the workbooks and customer statements that file touched.
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import xlsxwriter
+
+from pipeline import __version__
 
 EPOCH = datetime(2000, 1, 1)
 
@@ -49,8 +52,26 @@ def reusing(previous: Path | None, staging: Path, old: dict[str, str]) -> Iterat
         _ACTIVE.reset(token)
 
 
+def writer_code(folder: Path = Path(__file__).parent) -> bytes:
+    """A digest of the code that turns report tables into files: this package's source and the libraries that
+    make the XML. A taizhang that writes a workbook differently (a number format, a width) must not hand the
+    user the file an older version made from the same data. Unreadable source: a digest no run shares."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"taizhang {__version__} xlsxwriter {xlsxwriter.__version__} pyarrow {pa.__version__}".encode())
+    try:
+        for path in sorted(folder.glob("*.py")):
+            h.update(path.name.encode() + b"\0" + path.read_bytes())
+    except OSError:
+        h.update(os.urandom(16))
+    return h.digest()
+
+
+_WRITER_CODE = writer_code()  # once per process: the writers of a run share it
+
+
 def fingerprint(*parts: object) -> str:
     h = hashlib.blake2b(digest_size=16)
+    h.update(_WRITER_CODE)
     for part in parts:
         _feed(h, part)
     return h.hexdigest()
