@@ -29,6 +29,7 @@ from pipeline.normalise import fmt_yuan
 from pipeline.problems import Problem, problem, sort_key
 from pipeline.reconcile import reconcile
 from pipeline.reports.pool import Task, default_workers, run_tasks
+from pipeline.reports.reuse import stamped
 from pipeline.scoring import Assessment, assess
 from pipeline.stats import MonthlyStats, compute_stats
 from pipeline.store import FileRecord, SheetRecord, Store, store_path
@@ -499,7 +500,7 @@ def _report(
                 crash_point("mid-outputs")
         totals = headline_totals(ctx)
         outcome = RunOutcome(period, final, intakes, [], [], outputs, ctx.problems, totals, times)
-        write_run_json(staging / RUN_JSON, outcome, started, staging, prints)
+        write_run_json(staging / RUN_JSON, outcome, started, staging, stamped(staging, prints))
         crash_point("before-swap")
     outcome.outputs = [final / p.relative_to(staging) for p in outputs]
     return outcome

@@ -105,16 +105,43 @@ def test_an_unchanged_file_is_taken_from_the_previous_folder(tmp_path) -> None: 
     import os
     from pathlib import Path
 
-    from pipeline.reports.reuse import reuse_previous, reusing
+    from pipeline.reports.reuse import reuse_previous, reusing, stamped
 
     previous, staging = tmp_path / "previous", tmp_path / "staging"
     (previous / "客户对账单").mkdir(parents=True)
     (previous / "客户对账单" / "甲_2025-11.xlsx").write_bytes(b"old statement")
     target = Path(staging / "客户对账单" / "甲_2025-11.xlsx")
-    with reusing(previous, staging, {"客户对账单/甲_2025-11.xlsx": "print-1"}) as reuse:
+    with reusing(previous, staging, stamped(previous, {"客户对账单/甲_2025-11.xlsx": "print-1"})) as reuse:
         assert not reuse_previous(staging / "乙.xlsx", "print-9")  # never written before
         assert reuse_previous(target, "print-1")
         assert not reuse_previous(staging / "客户对账单" / "丙.xlsx", "print-1")
     assert target.read_bytes() == b"old statement" and reuse.copied == 1
     assert reuse.new == {"乙.xlsx": "print-9", "客户对账单/甲_2025-11.xlsx": "print-1", "客户对账单/丙.xlsx": "print-1"}
     assert os.path.samefile(target, previous / "客户对账单" / "甲_2025-11.xlsx")  # linked, not copied
+
+
+def test_a_previous_file_changed_since_it_was_written_is_not_taken(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Finance opens the last run's workbook and saves it (a note added, or only Excel's recalculation): the next
+    run must write its own file, not pass the edited one on as taizhang's."""
+    import os
+
+    from pipeline.reports.reuse import reuse_previous, reusing, stamped
+
+    previous, staging = tmp_path / "previous", tmp_path / "staging"
+    previous.mkdir()
+    for name in ("合同对账.xlsx", "应收账龄.xlsx", "月度统计.xlsx"):
+        (previous / name).write_bytes(b"as taizhang wrote it")
+    old = stamped(previous, {"合同对账.xlsx": "p1", "应收账龄.xlsx": "p2", "月度统计.xlsx": "p3", "gone.xlsx": "p4"})
+    assert set(old) == {"合同对账.xlsx", "应收账龄.xlsx", "月度统计.xlsx"}  # a file not there has no stamp
+    (previous / "应收账龄.xlsx").write_bytes(b"as finance saved it!")  # another size
+    edited = previous / "月度统计.xlsx"
+    st = edited.stat()
+    edited.write_bytes(b"as finance saved it")  # the same size, a later time
+    os.utime(edited, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    with reusing(previous, staging, old):
+        assert reuse_previous(staging / "合同对账.xlsx", "p1")
+        assert not reuse_previous(staging / "应收账龄.xlsx", "p2")
+        assert not reuse_previous(staging / "月度统计.xlsx", "p3")
+    again = tmp_path / "again"
+    with reusing(previous, again, {"合同对账.xlsx": "p1"}):  # run.json of a taizhang that kept no stamps
+        assert not reuse_previous(again / "合同对账.xlsx", "p1")

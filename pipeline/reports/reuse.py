@@ -105,10 +105,10 @@ def reuse_previous(path: Path, print_: str) -> bool:
         return False
     rel = path.relative_to(reuse.staging).as_posix()
     reuse.new[rel] = print_
-    if reuse.previous is None or reuse.old.get(rel) != print_:
+    if reuse.previous is None:
         return False
     source = reuse.previous / rel
-    if not source.is_file():
+    if not _as_written(source, reuse.old.get(rel, ""), print_):
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -120,6 +120,31 @@ def reuse_previous(path: Path, print_: str) -> bool:
         shutil.copy2(source, path)
     reuse.copied += 1
     return True
+
+
+def stamped(folder: Path, prints: dict[str, str]) -> dict[str, str]:
+    """The fingerprints as run.json keeps them: each with the size and modification time its file has now, when
+    the run has just written it. A file changed since (saved from Excel, edited) is then not taken again."""
+    out = {}
+    for rel, print_ in prints.items():
+        try:
+            st = (folder / rel).stat()
+        except OSError:
+            continue
+        out[rel] = f"{print_} {st.st_size} {st.st_mtime_ns}"
+    return out
+
+
+def _as_written(source: Path, recorded: str, print_: str) -> bool:
+    """`source` is the file the previous run wrote for the same fingerprint, untouched since."""
+    parts = recorded.split(" ")
+    if len(parts) != 3 or parts[0] != print_:
+        return False
+    try:
+        st = source.stat()
+    except OSError:
+        return False
+    return source.is_file() and [str(st.st_size), str(st.st_mtime_ns)] == parts[1:]
 
 
 def _feed_column(h: Any, column: pd.Series) -> None:
