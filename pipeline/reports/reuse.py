@@ -1,9 +1,10 @@
 """Outputs whose content did not change since the last run are copied, not written again.
 
 Each workbook's fingerprint is a hash of everything it is built from (frames, headers, layout; not the
-generation time) and of the code that writes it. A run records the fingerprints in run.json; the next run
-copies a file from the previous output folder when its fingerprint is the same. A second run after one small
-new file then rewrites only the workbooks and customer statements that file touched.
+generation time) and of the code that writes it. A run records the fingerprints in run.json, each with its
+file's size and modification time; the next run links (or copies) a file from the previous output folder when
+its fingerprint is the same and the file is still as written (not saved over from Excel). A second run after
+one small new file then rewrites only the workbooks and customer statements that file touched.
 """
 
 from __future__ import annotations
