@@ -14,6 +14,7 @@ import hashlib
 import os
 import pickle
 import shutil
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -145,14 +146,7 @@ def _as_written(source: Path, recorded: str, print_: str) -> bool:
         st = source.stat()
     except OSError:
         return False
-    return source.is_file() and [str(st.st_size), str(st.st_mtime_ns)] == parts[1:]
-
-
-def _feed_printed(h: Any, column: pd.Series) -> None:
-    """Each value's type and text. The text "1" and the number 1 print alike but are written differently (a
-    text cell against a number cell), so a file holding one must not stand in for the other."""
-    h.update("\x1f".join(type(v).__name__ for v in column.to_numpy(dtype=object)).encode())
-    h.update(column.astype(str).to_csv(index=False).encode())
+    return stat.S_ISREG(st.st_mode) and [str(st.st_size), str(st.st_mtime_ns)] == parts[1:]
 
 
 def _feed_column(h: Any, column: pd.Series) -> None:
@@ -162,13 +156,17 @@ def _feed_column(h: Any, column: pd.Series) -> None:
     try:
         values = pa.array(column)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):  # mixed object values
-        _feed_printed(h, column)
+        # Each value's type as well as its text: the text "1" and the number 1 print alike but are written
+        # differently (a text cell against a number cell), so a file holding one must not stand in for the other.
+        h.update("\x1f".join(type(v).__name__ for v in column.to_numpy(dtype=object)).encode())
+        h.update(column.astype(str).to_csv(index=False).encode())
         return
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     h.update(f"{values.type} {len(values)} {values.null_count}".encode())
     if pa.types.is_nested(values.type) or pa.types.is_dictionary(values.type):
-        _feed_printed(h, column)
+        # One value type per column here, already fed with the Arrow type above: the text is enough.
+        h.update(column.astype(str).to_csv(index=False).encode())
         return
     if values.null_count:
         # Where the nulls are, then only the values: what lies under a null (whatever memory pandas left
