@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from pipeline import __version__
 from pipeline.config import ConfigError, Settings, load_settings
+from pipeline.frames import use_system_allocator
 from pipeline.ingest import FileResult, ingest_file
 from pipeline.names import merge_customer_names
 from pipeline.problems import Problem, sort_key
@@ -58,6 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         build_parser().print_help()
         return EXIT_USAGE
+    use_system_allocator()
     try:
         return COMMANDS[args.command](args)
     except ConfigError as exc:

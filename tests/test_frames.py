@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
+import pyarrow as pa
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pipeline.cli import main
 from pipeline.frames import isin, lookup, spans_by
 
 texts = st.none() | st.sampled_from(["", "HT-1", "HT-2", "华东", "1"])
@@ -46,3 +50,14 @@ def test_lookup_answers_as_reindex(index: list[str], keys: list[str | None], dty
     wanted = pd.Series(keys, dtype="str", index=[10 + i for i in range(len(keys))])
     expected = mapping.reindex(wanted).set_axis(wanted.index)
     pd.testing.assert_series_equal(lookup(mapping, wanted), expected, check_names=False)
+
+
+def test_the_command_allocates_arrow_memory_with_malloc(tmp_path: Path) -> None:
+    """mimalloc cost a million-row rerun 0.6 s of zeroing fresh pages (pipeline.frames.use_system_allocator)."""
+    before = pa.default_memory_pool()
+    try:
+        pa.set_memory_pool(pa.mimalloc_memory_pool())
+        assert main(["--workspace", str(tmp_path), "files"]) == 0
+        assert pa.default_memory_pool().backend_name == "system"
+    finally:
+        pa.set_memory_pool(before)
