@@ -28,7 +28,7 @@ from pipeline.names import merge_customer_names
 from pipeline.normalise import fmt_yuan
 from pipeline.problems import Problem, problem, sort_key
 from pipeline.reconcile import reconcile
-from pipeline.reports.pool import Task, default_workers, run_tasks
+from pipeline.reports.pool import Previous, Task, default_workers, run_tasks
 from pipeline.reports.reuse import stamped
 from pipeline.scoring import Assessment, assess
 from pipeline.stats import MonthlyStats, compute_stats
@@ -483,24 +483,25 @@ def _report(
         settings, period, ledgers, reconciled, store.change_log(), store.files(), intakes, problems, started
     )
     final = workspace / "outbox" / period.label
-    previous, fingerprints = previous_outputs(final)
+    previous = previous_outputs(final)
     with times.stage("derive"):
         ctx.derive_all(aside=aside)  # before the writers fork: they share these tables and the problems added
     with _staging(final) as staging:
-        outputs, prints = [], {}
+        outputs, prints, blocks = [], {}, {}
         with times.stage("write"):
             tasks = report_tasks(ctx, staging, workers)
-            written_by = run_tasks(tasks, staging, previous, fingerprints, workers)
+            written_by = run_tasks(tasks, staging, previous, workers)
             for done, (task, written) in enumerate(zip(tasks, written_by, strict=True), start=1):
                 if times.progress:
                     times.progress(STAGE_LABELS["write"], done, len(tasks))
                 outputs += written.paths
                 prints.update(written.fingerprints)
+                blocks.update(written.blocks)
                 times.tasks[task_label(task)] = written.seconds
                 crash_point("mid-outputs")
         totals = headline_totals(ctx)
         outcome = RunOutcome(period, final, intakes, [], [], outputs, ctx.problems, totals, times)
-        write_run_json(staging / RUN_JSON, outcome, started, staging, stamped(staging, prints))
+        write_run_json(staging / RUN_JSON, outcome, started, staging, stamped(staging, prints), blocks)
         crash_point("before-swap")
     outcome.outputs = [final / p.relative_to(staging) for p in outputs]
     return outcome
@@ -552,18 +553,25 @@ def headline_totals(ctx: ReportContext) -> dict[str, str]:
     return {k: fmt_yuan(int(v) if pd.notna(v) else 0) for k, v in sums.items()}
 
 
-def previous_outputs(final: Path) -> tuple[Path | None, dict[str, str]]:
-    """The complete output folder of an earlier run of this period and its fingerprints (from run.json)."""
+def previous_outputs(final: Path) -> Previous:
+    """The complete output folder of an earlier run of this period, its fingerprints and row blocks (run.json)."""
     try:
         data = json.loads((final / RUN_JSON).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None, {}
-    prints = data.get("fingerprints", {})
-    return (final, prints) if isinstance(prints, dict) else (None, {})
+        return Previous()
+    prints, blocks = data.get("fingerprints", {}), data.get("row_blocks", {})
+    if not isinstance(prints, dict):
+        return Previous()
+    return Previous(final, prints, blocks if isinstance(blocks, dict) else {})
 
 
 def write_run_json(
-    path: Path, outcome: RunOutcome, started: datetime, staging: Path, fingerprints: dict[str, str]
+    path: Path,
+    outcome: RunOutcome,
+    started: datetime,
+    staging: Path,
+    fingerprints: dict[str, str],
+    blocks: dict[str, list[str]],
 ) -> None:
     problems = [p for i in outcome.intakes for p in i.problems] + outcome.problems
     data = {
@@ -581,6 +589,8 @@ def write_run_json(
         "fingerprints": fingerprints,
         "seconds": outcome.times.seconds,  # wall time per stage: intake, load, reconcile, derive, write
         "write_seconds": outcome.times.tasks,  # per report task; they run side by side on the cores
+        # Where each big sheet's row blocks are in its workbook: the next run copies the unchanged ones.
+        "row_blocks": blocks,
     }
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")

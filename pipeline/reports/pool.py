@@ -13,7 +13,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.children import die_with_parent
@@ -22,11 +22,21 @@ from pipeline.reports.reuse import reusing
 Task = Callable[[], list[Path]]
 
 
+@dataclass(frozen=True)
+class Previous:
+    """The last complete output folder of the period and what its run.json recorded of its files."""
+
+    folder: Path | None = None
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    blocks: dict[str, list[str]] = field(default_factory=dict)
+
+
 @dataclass
 class Written:
     paths: list[Path]
     fingerprints: dict[str, str]
     seconds: float = 0.0  # wall time of the task in its worker
+    blocks: dict[str, list[str]] = field(default_factory=dict)  # row blocks per workbook (rowblocks.py)
 
 
 @dataclass(frozen=True)
@@ -35,17 +45,18 @@ class _Plan:
     staging: Path
     previous: Path | None
     old: dict[str, str]
+    old_blocks: dict[str, list[str]]
 
 
 _PLAN: _Plan | None = None  # set in the parent just before forking; the workers read their copy
 
 
 def run_tasks(
-    tasks: list[Task], staging: Path, previous: Path | None, old: dict[str, str], workers: int
+    tasks: list[Task], staging: Path, previous: Previous, workers: int
 ) -> Iterator[Written]:
     """What each task wrote, in task order; tasks run in `workers` forked processes when that is possible."""
     global _PLAN
-    plan = _Plan(tasks, staging, previous, old)
+    plan = _Plan(tasks, staging, previous.folder, previous.fingerprints, previous.blocks)
     if workers <= 1 or len(tasks) <= 1 or "fork" not in mp.get_all_start_methods():
         yield from (_run(plan, i) for i in range(len(tasks)))
         return
@@ -73,9 +84,9 @@ def _run_inherited(index: int) -> Written:
 
 def _run(plan: _Plan, index: int) -> Written:
     start = time.perf_counter()
-    with reusing(plan.previous, plan.staging, plan.old) as reuse:
+    with reusing(plan.previous, plan.staging, plan.old, plan.old_blocks) as reuse:
         paths = plan.tasks[index]()
-    return Written(paths, reuse.new, round(time.perf_counter() - start, 3))
+    return Written(paths, reuse.new, round(time.perf_counter() - start, 3), reuse.new_blocks)
 
 
 def default_workers(configured: int) -> int:

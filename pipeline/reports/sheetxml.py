@@ -14,6 +14,7 @@ version, and tests/test_sheetxml.py and tests/test_workbook.py compare every cel
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import tempfile
@@ -26,6 +27,8 @@ import pyarrow.compute as pc
 from isal import isal_zlib
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
+
+from pipeline.reports.rowblocks import Block
 
 TEXT = pa.large_string()
 # What xlsxwriter escapes as _xHHHH_ (control characters, U+FFFE/U+FFFF) or protects (a literal "_x0041_").
@@ -65,6 +68,9 @@ class DeflatedRows:
         self.crc = 0
         self.size = 0
         self.head = 0  # bytes of the sheet XML before the rows, set when the sheet is assembled
+        self.start = 0  # where the deflated rows begin in the workbook file, set when the zip writes them
+        self.blocks: list[Block] = []  # rows deflated on their own (rowblocks.py), offsets in self.file
+        self.pending = False  # deflated since the last block boundary
         self.buffer = _RawRows(self)
 
     def write(self, text: str) -> int:
@@ -75,6 +81,29 @@ class DeflatedRows:
         self.crc = isal_zlib.crc32(data, self.crc)
         self.size += len(data)
         self.file.write(self.packer.compress(data))
+        self.pending = True
+
+    def add_block(self, digest: str, xml: bytes | memoryview, first: int, last: int, cut: tuple[int, ...]) -> None:
+        """Rows deflated as a block of their own: nothing before them refers into them, nor they into it."""
+        self._boundary()
+        deflated = self.packer.compress(xml) + self.packer.flush(isal_zlib.Z_FULL_FLUSH)
+        self._append(deflated, Block(digest, 0, len(deflated), isal_zlib.crc32(xml), len(xml), first, last, cut))
+
+    def copy_block(self, deflated: bytes, block: Block) -> None:
+        """A block another file holds, as it was deflated there (`block` says what it holds)."""
+        self._boundary()
+        self._append(deflated, block)
+
+    def _boundary(self) -> None:
+        if self.pending:  # the header row: flushed so that the block starts byte-aligned and without history
+            self.file.write(self.packer.flush(isal_zlib.Z_FULL_FLUSH))
+            self.pending = False
+
+    def _append(self, deflated: bytes, block: Block) -> None:
+        self.blocks.append(dataclasses.replace(block, offset=self.file.tell()))
+        self.file.write(deflated)
+        self.crc = isal_zlib.crc32_combine(self.crc, block.crc, block.size)
+        self.size += block.size
 
     def flush(self) -> None:
         """Nothing to do: flushing the compressor here would only cost compression."""
@@ -232,12 +261,16 @@ def write_rows(ws: Worksheet, first: int, rows: pa.Array, cells: Sequence[pa.Arr
         return
     xml = row_elements(rows, cells)
     xml = xml.filter(pa.array(occupied))
-    last = first + int(np.flatnonzero(occupied)[-1])
-    ws._check_dimensions(first + int(np.argmax(occupied)), 0)
-    ws._check_dimensions(last, last_col)
     ws.row_data_fh.flush()
     data, offsets = joined(xml)
     ws.row_data_fh.buffer.write(data[offsets[0] : offsets[-1]])
+    rows_written(ws, first + int(np.argmax(occupied)), first + int(np.flatnonzero(occupied)[-1]), last_col)
+
+
+def rows_written(ws: Worksheet, first: int, last: int, last_col: int) -> None:
+    """Tell xlsxwriter that rows first..last (0-based, columns 0..last_col) are in its row file."""
+    ws._check_dimensions(first, 0)
+    ws._check_dimensions(last, last_col)
     ws.previous_row = last
 
 

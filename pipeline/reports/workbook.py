@@ -26,7 +26,7 @@ from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from pipeline.reports import sheetxml
+from pipeline.reports import rowblocks, sheetxml
 from pipeline.reports.reuse import fingerprint, reuse_previous
 
 ColumnKind = Literal["text", "money", "rate", "date", "int", "decimal", "days"]
@@ -38,7 +38,7 @@ MAX_TEXT = 32_767  # UTF-16 code units per Excel cell
 MAX_SHEET_NAME = 31  # UTF-16 code units
 MAX_WIDTH = 60
 MIN_WIDTH = 6
-CHUNK_ROWS = 50_000  # rows converted at once: bounds memory on big frames
+CHUNK_ROWS = 98 * rowblocks.BLOCK_ROWS  # rows converted at once (50,176): bounds memory on big frames
 BATCH_ROWS = 200_000  # rows of many small documents built at once (write_documents): bounds their XML in memory
 INTRO_SHEET = "说明"
 TOTAL_LABEL = "合计"
@@ -113,6 +113,7 @@ class _FastZipFile(zipfile.ZipFile):
             writer: Any = dest  # zipfile._ZipWriteFile; its fields are private
             writer.write(head)
             _write_raw(writer, writer._compressor.flush(isal_zlib.Z_SYNC_FLUSH))
+            rows.start = writer._fileobj.tell()  # where its blocks are, for the next run (rowblocks.py)
             for piece in rows.pieces():
                 _write_raw(writer, piece)
             writer._crc = isal_zlib.crc32_combine(writer._crc, rows.crc, rows.size)
@@ -306,7 +307,10 @@ def _write_atomic(path: Path, fill: Callable[[Workbook, _Formats], list[str]], p
     warnings: list[str] = []
 
     def build(tmp: Path) -> None:
-        with tempfile.TemporaryDirectory(prefix="taizhang-xlsx-", ignore_cleanup_errors=True) as rows_dir:
+        with (
+            tempfile.TemporaryDirectory(prefix="taizhang-xlsx-", ignore_cleanup_errors=True) as rows_dir,
+            rowblocks.shelf_for(path),
+        ):
             wb = _Workbook(str(tmp), {**WORKBOOK_OPTIONS, "tmpdir": rows_dir})
             warnings.extend(fill(wb, _Formats(wb)))
             wb.close()
@@ -468,19 +472,95 @@ def _write_table(
     for c, col in enumerate(cols):
         ws.write_string(top, c, col.header, fmts.header)
     letters = [xl_col_to_name(c) for c in range(len(cols))]
-    cut = [0] * len(cols)
+    cut = np.zeros(len(cols), dtype=np.int64)
     row = top + 1
+    shelf = rowblocks.active() if len(frame) >= rowblocks.MIN_ROWS else None
     for chunk in _chunks(frame):
         sheetxml.start_rows(ws, row)
-        rows = sheetxml.row_numbers(row, len(chunk))
-        cells = []
-        for c, col in enumerate(cols):
-            xml, cut_at = _column_cells(chunk[col.src], col.kind, letters[c], rows, fmts.cell[col.kind])
-            cells.append(xml)
-            cut[c] += len(cut_at)
-        sheetxml.write_rows(ws, row, rows, cells, len(cols) - 1)
+        if shelf is not None:
+            cut += _write_blocks(ws, fmts, shelf, chunk, cols, letters, row)
+        else:
+            rows = sheetxml.row_numbers(row, len(chunk))
+            cells, cut_at = _chunk_cells(fmts, chunk, cols, letters, rows)
+            cut += [len(c) for c in cut_at]
+            sheetxml.write_rows(ws, row, rows, cells, len(cols) - 1)
         row += len(chunk)
+    return cut.tolist()
+
+
+def _chunk_cells(
+    fmts: _Formats, chunk: pd.DataFrame, cols: tuple[Column, ...], letters: list[str], rows: pa.Array
+) -> tuple[list[pa.Array], list[list[int]]]:
+    """The `<c>` XML of every column of `chunk` (sheet row numbers `rows`), and the positions of texts cut."""
+    cells, cut = [], []
+    for c, col in enumerate(cols):
+        xml, cut_at = _column_cells(chunk[col.src], col.kind, letters[c], rows, fmts.cell[col.kind])
+        cells.append(xml)
+        cut.append(cut_at)
+    return cells, cut
+
+
+def _write_blocks(
+    ws: Worksheet,
+    fmts: _Formats,
+    shelf: rowblocks.Shelf,
+    chunk: pd.DataFrame,
+    cols: tuple[Column, ...],
+    letters: list[str],
+    first: int,
+) -> np.ndarray:
+    """`chunk` (sheet rows from `first`) in blocks: those the previous file holds are copied from it, the others
+    built. Returns how many texts were cut, per column."""
+    layout = [(col.src, f"{letters[c]} {col.kind}{sheetxml.style(fmts.cell[col.kind])}") for c, col in enumerate(cols)]
+    digests = rowblocks.digests(chunk, layout, first)
+    known, copies = shelf.take([shelf.find(d) for d in digests])
+    built = _build_blocks(fmts, chunk, cols, letters, first, [k is None for k in known])
+    rows: sheetxml.DeflatedRows = ws.row_data_fh
+    if rows not in shelf.sheets:
+        shelf.sheets.append(rows)
+    for digest, block, deflated in zip(digests, known, copies, strict=True):
+        if block is not None:
+            rows.copy_block(deflated, block)
+        else:
+            rows.add_block(digest, *next(built))
+    blocks = rows.blocks[-len(digests) :]
+    spans = [(b.first, b.last) for b in blocks if b.first >= 0]
+    if spans:
+        sheetxml.rows_written(ws, spans[0][0], spans[-1][1], len(cols) - 1)
+    cut = np.zeros(len(cols), dtype=np.int64)
+    for block in blocks:
+        cut += block.cut or 0
     return cut
+
+
+def _build_blocks(
+    fmts: _Formats,
+    chunk: pd.DataFrame,
+    cols: tuple[Column, ...],
+    letters: list[str],
+    first: int,
+    wanted: list[bool],
+) -> Iterator[tuple[memoryview, int, int, tuple[int, ...]]]:
+    """Each wanted block of `chunk` in order: its XML, first and last sheet row with a row element (-1, -1: none)
+    and texts cut per column (() when none). The rows of all wanted blocks are converted together."""
+    size = rowblocks.BLOCK_ROWS
+    blocks = np.flatnonzero(wanted)
+    positions = (blocks[:, None] * size + np.arange(size)).ravel()
+    positions = positions[positions < len(chunk)]
+    if not len(positions):
+        return
+    rows = sheetxml.row_numbers_of(first + positions)
+    cells, cut_at = _chunk_cells(fmts, chunk.iloc[positions], cols, letters, rows)
+    occupied = sheetxml.occupied_rows(cells)
+    data, offsets = sheetxml.joined(sheetxml.row_elements(rows, cells).filter(pa.array(occupied)))
+    elements = positions[occupied]  # chunk position of each row element, in order
+    owner = elements // size
+    cut = np.array([np.bincount(positions[c] // size, minlength=len(wanted)) for c in cut_at]).reshape(len(cols), -1)
+    for b in blocks.tolist():
+        lo, hi = np.searchsorted(owner, b), np.searchsorted(owner, b, side="right")
+        span = (first + int(elements[lo]), first + int(elements[hi - 1])) if hi > lo else (-1, -1)
+        block_cut = tuple(cut[:, b].tolist())
+        yield data[offsets[lo] : offsets[hi]], *span, block_cut if any(block_cut) else ()
 
 
 def _chunks(frame: pd.DataFrame) -> Iterator[pd.DataFrame]:

@@ -1,0 +1,226 @@
+"""Row-block reuse: a workbook built partly from the previous run's blocks holds exactly the sheet XML a fresh
+write gives, blocks change only where their rows do, and nothing is taken from a file that was saved over."""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import new_workspace, write_xlsx
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipeline.reports import rowblocks
+from pipeline.reports import workbook as wbmod
+from pipeline.reports.reuse import Reuse, reusing, stamped
+from pipeline.reports.rowblocks import Block
+from pipeline.reports.workbook import Column, SheetData, write_workbook
+from pipeline.run import run
+
+SHEET = "xl/worksheets/sheet1.xml"
+COLUMNS = (
+    Column("客户", "text", "customer"),
+    Column("金额", "money", "amount"),
+    Column("比例", "rate", "rate"),
+    Column("日期", "date", "day"),
+    Column("显示", "text", "shown"),
+)
+
+
+@pytest.fixture(autouse=True)
+def small_blocks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Blocks of 4 rows from tables of 8, chunks of 12 rows: every boundary case in a few dozen rows."""
+    monkeypatch.setattr(rowblocks, "BLOCK_ROWS", 4)
+    monkeypatch.setattr(rowblocks, "MIN_ROWS", 8)
+    monkeypatch.setattr(wbmod, "CHUNK_ROWS", 12)
+    yield
+
+
+Row = tuple[str | None, int | None, float, date | None, object]
+texts = st.none() | st.sampled_from(["", "华东电力", "HT-1", "a&b<c>", " 空格 ", "_x0041_", "\x07铃"])
+cells = st.tuples(
+    texts,
+    st.none() | st.integers(-(10**12), 10**12),
+    st.sampled_from([0.0, -0.0, 0.5, float("nan"), float("inf"), 1e-9]),
+    st.none() | st.dates(date(2020, 1, 1), date(2026, 12, 31)),
+    st.sampled_from([1, "1", 2.5, "无目标", None]),  # mixed, as 月度统计's shown targets
+)
+
+
+def frame(rows: list[Row]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer": pd.Series([r[0] for r in rows], dtype="str"),
+            "amount": pd.array([r[1] for r in rows], dtype="Int64"),
+            "rate": pd.Series([r[2] for r in rows], dtype="float64"),
+            "day": pd.to_datetime(pd.Series([r[3] for r in rows], dtype=object)),
+            "shown": pd.Series([r[4] for r in rows], dtype=object),
+        }
+    )
+
+
+@dataclass
+class Written:
+    """A workbook as a run leaves it: what the run recorded, and its run.json stamps, taken right after."""
+
+    reuse: Reuse
+    stamps: dict[str, str]
+
+
+def write(folder: Path, data: pd.DataFrame, previous: Written | None = None) -> Written:
+    """The workbook written as a run writes it, taking blocks from `previous` (the last run) if given."""
+    # Another fingerprint, the same stamps: the whole file must not simply be taken again.
+    old = {k: "changed " + " ".join(v.split(" ")[1:]) for k, v in (previous.stamps if previous else {}).items()}
+    blocks = previous.reuse.new_blocks if previous else {}
+    with reusing(previous.reuse.staging if previous else None, folder, old, blocks) as reuse:
+        write_workbook(folder / "t.xlsx", None, [SheetData("明细", data, COLUMNS, total_row=True)])
+    return Written(reuse, stamped(folder, reuse.new))
+
+
+def sheet_xml(path: Path) -> bytes:
+    with zipfile.ZipFile(path) as z:
+        return z.read(SHEET)
+
+
+def fresh_xml(folder: Path, data: pd.DataFrame) -> bytes:
+    """Written outside any run: no blocks at all, the plain path."""
+    write_workbook(folder / "fresh.xlsx", None, [SheetData("明细", data, COLUMNS, total_row=True)])
+    return sheet_xml(folder / "fresh.xlsx")
+
+
+def recorded(written: Written) -> list[Block]:
+    blocks = [Block.from_json(r) for r in written.reuse.new_blocks["t.xlsx"]]
+    assert all(b is not None for b in blocks)
+    return [b for b in blocks if b is not None]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(cells, min_size=8, max_size=40), st.data())
+def test_a_workbook_built_from_old_blocks_is_the_workbook_a_fresh_write_gives(
+    tmp_path_factory: pytest.TempPathFactory, rows: list[Row], draw: st.DataObject
+) -> None:
+    root = tmp_path_factory.mktemp("blocks")
+    first = write(root / "a", frame(rows))
+    edit = draw.draw(st.sampled_from(["cell", "insert", "delete", "none"]))
+    i = draw.draw(st.integers(0, len(rows) - 1))
+    changed = list(rows)
+    if edit == "cell":
+        changed[i] = draw.draw(cells)
+    elif edit == "insert":
+        changed.insert(i, draw.draw(cells))
+    elif edit == "delete":
+        del changed[i]
+    second = write(root / "b", frame(changed), previous=first)
+    assert sheet_xml(root / "b" / "t.xlsx") == fresh_xml(root, frame(changed))
+    if edit in ("cell", "none"):
+        # Only the block holding the changed row can differ; the others come from the first file.
+        chunks = [changed[k : k + 12] for k in range(0, len(changed), 12)]
+        assert second.reuse.copied == 0 and second.reuse.reused_blocks >= sum((len(c) + 3) // 4 for c in chunks) - (edit == "cell")
+
+
+def test_every_block_inflates_on_its_own_to_what_its_record_says(tmp_path: Path) -> None:
+    rows: list[Row] = [(f"客户{i}", i * 100, i / 7, date(2025, 1, 1 + i % 28), i) for i in range(30)]
+    data_written = write(tmp_path, frame(rows))
+    data = (tmp_path / "t.xlsx").read_bytes()
+    blocks = recorded(data_written)
+    assert len(blocks) == 3 + 3 + 2  # chunks of 12, 12 and 6 rows, blocks of 4
+    xml = b""
+    for block in blocks:
+        raw = zlib.decompressobj(-15).decompress(data[block.offset : block.offset + block.length])
+        assert len(raw) == block.size and zlib.crc32(raw) == block.crc
+        xml += raw
+    assert xml == b"".join(_row_elements(sheet_xml(tmp_path / "t.xlsx"))[1:31])  # after the header
+    assert [b.first for b in blocks] == [1, 5, 9, 13, 17, 21, 25, 29]  # header in row 0
+
+
+def _row_elements(xml: bytes) -> list[bytes]:
+    return [b"<row " + part.split(b"</row>")[0] + b"</row>" for part in xml.split(b"<row ")[1:]]
+
+
+def test_unchanged_rows_are_copied_and_a_changed_row_rebuilds_its_block_only(tmp_path: Path) -> None:
+    rows: list[Row] = [(f"客户{i}", i * 100, 0.5, None, "无目标") for i in range(24)]
+    first = write(tmp_path / "a", frame(rows))
+    rows[5] = ("改名", 500, 0.5, None, "无目标")
+    second = write(tmp_path / "b", frame(rows), previous=first)
+    before, after = recorded(first), recorded(second)
+    assert [a.digest == b.digest for a, b in zip(before, after, strict=True)] == [True, False] + [True] * 4
+    assert second.reuse.reused_blocks == 5
+    assert sheet_xml(tmp_path / "b" / "t.xlsx") == fresh_xml(tmp_path, frame(rows))
+
+
+@pytest.mark.parametrize(
+    "changed", [("客户0", 0, 0.0, None, "1"), ("客户0", 0, -0.0, None, 1)], ids=["text 1 for number 1", "-0.0 for 0.0"]
+)
+def test_values_printed_alike_but_written_differently_are_not_the_same_block(tmp_path: Path, changed: Row) -> None:
+    rows: list[Row] = [(f"客户{i}", i, 0.0, None, 1) for i in range(8)]
+    first = write(tmp_path / "a", frame(rows))
+    rows[0] = changed
+    second = write(tmp_path / "b", frame(rows), previous=first)
+    assert second.reuse.reused_blocks == 1  # rows 4-7 only
+    assert sheet_xml(tmp_path / "b" / "t.xlsx") == fresh_xml(tmp_path, frame(rows))
+
+
+def test_nothing_is_taken_from_a_previous_file_saved_over(tmp_path: Path) -> None:
+    rows: list[Row] = [(f"客户{i}", i, 0.5, None, None) for i in range(16)]
+    first = write(tmp_path / "a", frame(rows))
+    path = tmp_path / "a" / "t.xlsx"
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # saved from Excel, say
+    second = write(tmp_path / "b", frame(rows), previous=first)
+    assert second.reuse.reused_blocks == 0
+    assert sheet_xml(tmp_path / "b" / "t.xlsx") == fresh_xml(tmp_path, frame(rows))
+
+
+def test_a_shifted_table_or_another_layout_reuses_nothing(tmp_path: Path) -> None:
+    rows: list[Row] = [(f"客户{i}", i, 0.5, None, None) for i in range(16)]
+    first = write(tmp_path / "a", frame(rows))
+    shifted = write(tmp_path / "b", frame([("新", 1, 0.5, None, None), *rows]), previous=first)
+    assert shifted.reuse.reused_blocks == 0  # every row moved down one: other row numbers in every block
+    with reusing(tmp_path / "a", tmp_path / "c", first.stamps, first.reuse.new_blocks) as other:
+        cols = (COLUMNS[1], COLUMNS[0], *COLUMNS[2:])  # the same values, columns swapped
+        write_workbook(tmp_path / "c" / "t.xlsx", None, [SheetData("明细", frame(rows), cols, total_row=True)])
+    assert other.reused_blocks == 0
+
+
+def test_a_small_table_is_written_whole(tmp_path: Path) -> None:
+    written = write(tmp_path, frame([("客户", 1, 0.5, None, None)] * 7))
+    assert written.stamps and not written.reuse.new_blocks
+
+
+def test_records_from_another_version_are_ignored() -> None:
+    assert Block.from_json("abc 1 2 3 4 5 6") == Block("abc", 1, 2, 3, 4, 5, 6)
+    assert Block.from_json("abc 1 2 3 4 -1 -1 0,2").cut == (0, 2)  # type: ignore[union-attr]
+    for junk in (None, 5, "abc 1 2", "abc x 2 3 4 5 6", "abc 1 2 3 4 5 6 a,b", ["abc", 1, 2, 3, 4, 5, 6, []]):
+        assert Block.from_json(junk) is None
+
+
+def test_a_second_run_reuses_blocks_and_writes_what_a_fresh_run_writes(tmp_path: Path) -> None:
+    """Through the whole run (forked writers, run.json): after one new file, every sheet but 说明 of the
+    reconciliation workbook is byte for byte what a fresh workspace with the same files writes."""
+    contracts = [["合同编号", "签订日期", "客户名称", "业务员", "合同金额"]]
+    contracts += [[f"HT-{i}", "2025-09-01", f"客户{i % 3}", "张伟", 1000 + i] for i in range(30)]
+    deliveries = [["发货日期", "客户名称", "发货金额", "合同编号"]]
+    deliveries += [["2025-09-05", f"客户{i % 3}", 500 + i, f"HT-{i}"] for i in range(30)]
+    payments = [["回款日期", "客户名称", "回款金额"], ["2025-10-08", "客户1", 700]]
+    again, fresh = new_workspace(tmp_path / "again"), new_workspace(tmp_path / "fresh")
+    for ws in (again, fresh):
+        write_xlsx(ws / "inbox" / "合同台账.xlsx", contracts)
+        write_xlsx(ws / "inbox" / "发货台账.xlsx", deliveries)
+    first = run(again, "2025-10")
+    blocks = json.loads((first.outdir / "run.json").read_text(encoding="utf-8"))["row_blocks"]
+    assert any(name.startswith("合同对账") and len(records) > 4 for name, records in blocks.items())
+    for ws in (again, fresh):
+        write_xlsx(ws / "inbox" / "回款.xlsx", payments)
+    second, third = run(again, "2025-10"), run(fresh, "2025-10")
+    book = next(p.name for p in second.outputs if p.name.startswith("合同对账"))
+    with zipfile.ZipFile(second.outdir / book) as a, zipfile.ZipFile(third.outdir / book) as b:
+        sheets = [n for n in a.namelist() if n.startswith("xl/worksheets/sheet") and n != SHEET]  # sheet1: 说明
+        assert len(sheets) >= 3 and all(a.read(n) == b.read(n) for n in sheets)
