@@ -12,9 +12,9 @@ import pyarrow.compute as pc
 
 def use_system_allocator() -> None:
     """Arrow allocates from the C library's malloc instead of its bundled mimalloc. Measured at a million
-    rows, a rerun spent 4.2 s of its 15 s CPU in the kernel, two thirds of it zeroing the 2 MB pages mimalloc
-    kept taking afresh; with malloc that fell to 2.9 s and the rerun's wall time by 0.6 s (median of 3),
-    with a lower peak memory. Called once, by the command, before any work."""
+    rows, a rerun spent 4.2 s of its 15 s CPU in the kernel, two thirds of it zeroing freshly faulted 2 MB
+    pages; with malloc that fell to 2.9 s and the rerun's wall time by 0.6 s (median of 3, alternated), and
+    the peak memory fell too. Called once, by the command, before any work."""
     pa.set_memory_pool(pa.system_memory_pool())
 
 
