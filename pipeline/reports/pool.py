@@ -43,9 +43,7 @@ class Written:
 class _Plan:
     tasks: list[Task]
     staging: Path
-    previous: Path | None
-    old: dict[str, str]
-    old_blocks: dict[str, list[str]]
+    previous: Previous
 
 
 _PLAN: _Plan | None = None  # set in the parent just before forking; the workers read their copy
@@ -56,7 +54,7 @@ def run_tasks(
 ) -> Iterator[Written]:
     """What each task wrote, in task order; tasks run in `workers` forked processes when that is possible."""
     global _PLAN
-    plan = _Plan(tasks, staging, previous.folder, previous.fingerprints, previous.blocks)
+    plan = _Plan(tasks, staging, previous)
     if workers <= 1 or len(tasks) <= 1 or "fork" not in mp.get_all_start_methods():
         yield from (_run(plan, i) for i in range(len(tasks)))
         return
@@ -84,7 +82,8 @@ def _run_inherited(index: int) -> Written:
 
 def _run(plan: _Plan, index: int) -> Written:
     start = time.perf_counter()
-    with reusing(plan.previous, plan.staging, plan.old, plan.old_blocks) as reuse:
+    last = plan.previous
+    with reusing(last.folder, plan.staging, last.fingerprints, last.blocks) as reuse:
         paths = plan.tasks[index]()
     return Written(paths, reuse.new, round(time.perf_counter() - start, 3), reuse.new_blocks)
 

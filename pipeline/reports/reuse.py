@@ -121,7 +121,7 @@ def reuse_previous(path: Path, print_: str) -> bool:
     if reuse.previous is None:
         return False
     source = reuse.previous / rel
-    if not _as_written(source, reuse.old.get(rel, ""), print_):
+    if _print_if_unchanged(source, reuse.old.get(rel, "")) != print_:
         return False
     if rel in reuse.old_blocks:  # the same file again: its blocks are where they were
         reuse.new_blocks[rel] = reuse.old_blocks[rel]
@@ -148,8 +148,7 @@ def previous_blocks(path: Path) -> tuple[Path | None, list[str]] | None:
     if reuse.previous is None or not isinstance(records, list):
         return None, []
     source = reuse.previous / rel
-    recorded = reuse.old.get(rel, "").split(" ")
-    if len(recorded) != 3 or not _unchanged(source, recorded[1:]):
+    if _print_if_unchanged(source, reuse.old.get(rel, "")) is None:
         return None, []
     return source, records
 
@@ -176,19 +175,16 @@ def stamped(folder: Path, prints: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def _as_written(source: Path, recorded: str, print_: str) -> bool:
-    """`source` is the file the previous run wrote for the same fingerprint, untouched since."""
+def _print_if_unchanged(source: Path, recorded: str) -> str | None:
+    """The fingerprint run.json recorded ("print size mtime_ns") for `source`, when the file still has that size
+    and modification time, i.e. is the file the previous run wrote, untouched since; None otherwise."""
     parts = recorded.split(" ")
-    return len(parts) == 3 and parts[0] == print_ and _unchanged(source, parts[1:])
-
-
-def _unchanged(source: Path, size_and_time: list[str]) -> bool:
-    """`source` still has the size and modification time (ns) recorded when it was written."""
     try:
         st = source.stat()
     except OSError:
-        return False
-    return stat.S_ISREG(st.st_mode) and [str(st.st_size), str(st.st_mtime_ns)] == size_and_time
+        return None
+    same = len(parts) == 3 and stat.S_ISREG(st.st_mode) and [str(st.st_size), str(st.st_mtime_ns)] == parts[1:]
+    return parts[0] if same else None
 
 
 def _feed_column(h: Any, column: pd.Series) -> None:

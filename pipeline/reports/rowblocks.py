@@ -84,11 +84,10 @@ class Shelf:
     reused: int = 0  # blocks copied
     _file: IO[bytes] | None = None
 
-    def find(self, digest: str) -> Block | None:
-        return self.known.get(digest)
-
-    def take(self, found: list[Block | None]) -> tuple[list[Block | None], list[bytes]]:
-        """The deflated bytes of the blocks found; when the previous file cannot be read, none found."""
+    def take(self, digests: list[str]) -> tuple[list[Block | None], list[bytes]]:
+        """The previous file's block of each digest (None: not there) and its deflated bytes; when the previous
+        file cannot be read, none found."""
+        found = [self.known.get(d) for d in digests]
         try:
             copies = [b"" if b is None else self._read(b) for b in found]
         except OSError:

@@ -513,7 +513,7 @@ def _write_blocks(
     built. Returns how many texts were cut, per column."""
     layout = [(col.src, f"{letters[c]} {col.kind}{sheetxml.style(fmts.cell[col.kind])}") for c, col in enumerate(cols)]
     digests = rowblocks.digests(chunk, layout, first)
-    known, copies = shelf.take([shelf.find(d) for d in digests])
+    known, copies = shelf.take(digests)
     built = _build_blocks(fmts, chunk, cols, letters, first, [k is None for k in known])
     rows: sheetxml.DeflatedRows = ws.row_data_fh
     if rows not in shelf.sheets:
