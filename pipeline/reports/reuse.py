@@ -63,6 +63,11 @@ def reusing(
         _ACTIVE.reset(token)
 
 
+def active() -> bool:
+    """Whether a run is writing its outputs with reuse (fingerprints are then worth computing)."""
+    return _ACTIVE.get() is not None
+
+
 def writer_code(folder: Path = Path(__file__).parent) -> bytes:
     """A digest of the code that turns report tables into files: this package's source and the libraries that
     make the XML. A taizhang that writes a workbook differently (a number format, a width) must not hand the

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -167,6 +167,44 @@ def digests(chunk: pd.DataFrame, columns: Sequence[tuple[str, str]], first_row: 
             h.update(data[offsets[start] : offsets[stop]])
         out.append(h.hexdigest()[:32])
     return out
+
+
+class Runs:
+    """Digests of runs of rows (start:stop) of some of a frame's columns, exact as a block's: each customer's rows
+    of the frames all statements share. Fixed-width values are laid out row by row, so that a run of rows is one
+    contiguous slice to hash, and each text column's bytes of a run are one slice of its data."""
+
+    def __init__(self, frame: pd.DataFrame, sources: Sequence[str], long_bytes: int) -> None:
+        fixed: list[np.ndarray] = []
+        self._texts: list[tuple[np.ndarray, memoryview]] = []
+        long = np.zeros(len(frame), dtype=bool)
+        for source in sources:
+            arrays, text = _rows_of(frame[source])
+            fixed += arrays
+            if text is not None:
+                self._texts.append(text)
+                long |= arrays[1] > long_bytes  # bytes ≥ characters: every text that may be cut, and more
+            elif frame[source].dtype == object:  # mixed values (rare): by each value
+                long |= frame[source].map(lambda v: isinstance(v, str) and len(v) > long_bytes).to_numpy(bool)
+        self._rows = np.column_stack([_bytes_by_row(a, len(frame)) for a in fixed]) if fixed else None
+        self._long = np.concatenate(([0], np.cumsum(long)))
+        self._layout = repr([str(frame[s].dtype) for s in sources]).encode()
+
+    def feed(self, h: Any, start: int, stop: int) -> None:
+        """Rows start:stop into the hash `h`: their count, the columns' dtypes and every value."""
+        h.update(f"{stop - start} ".encode() + self._layout)
+        if self._rows is not None:
+            h.update(self._rows[start:stop].data)
+        for offsets, data in self._texts:
+            h.update(data[offsets[start] : offsets[stop]])
+
+    def may_cut(self, start: int, stop: int) -> bool:
+        """Whether a text of rows start:stop may be too long for a cell (it is then cut, with a warning)."""
+        return bool(self._long[stop] > self._long[start])
+
+
+def _bytes_by_row(values: np.ndarray, rows: int) -> np.ndarray:
+    return np.ascontiguousarray(values).view(np.uint8).reshape(rows, values.dtype.itemsize)
 
 
 # A column's rows as the digests read them: arrays of one fixed-width value per row, and for text the offsets

@@ -29,6 +29,10 @@ _RESERVED_FILE_NAMES = frozenset(
     {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 )
 MAX_NAME = 80  # characters of the customer name kept in a file name
+# The writer columns of the three tables, made once: every statement shares them.
+LINE_TABLE, OPEN_TABLE, ADVANCE_TABLE = (
+    columns(codes, STATEMENT_HEADERS) for codes in (LINE_COLUMNS, OPEN_COLUMNS, ADVANCE_COLUMNS)
+)
 
 
 def statement_lines(reconciled: Reconciled, settings: Settings) -> pd.DataFrame:
@@ -136,7 +140,6 @@ def statement_blocks(
     customer: str, lines: Part, items: Part, advances: Part, company: str, period: Period
 ) -> list[Block]:
     """The blocks of one customer's statement, top to bottom."""
-    headers = STATEMENT_HEADERS
     as_of = f"{period.as_of:%Y-%m-%d}"
     has_items = items[1][1] > items[1][0]
     blocks = [
@@ -147,18 +150,18 @@ def statement_blocks(
         Block(
             ("往来明细（金额单位：元；余额为正表示贵方尚欠我方款项，为负表示我方预收贵方款项）",),
             lines[0],
-            columns(LINE_COLUMNS, headers),
+            LINE_TABLE,
             rows=lines[1],
         ),
         Block(
             (f"未结清款项及账龄（截至 {as_of}）",) + (() if has_items else ("无",)),
             items[0] if has_items else None,
-            columns(OPEN_COLUMNS, headers),
+            OPEN_TABLE,
             rows=items[1] if has_items else None,
         ),
     ]
     if advances[1][1] > advances[1][0]:
-        blocks.append(Block(("预收款",), advances[0], columns(ADVANCE_COLUMNS, headers), rows=advances[1]))
+        blocks.append(Block(("预收款",), advances[0], ADVANCE_TABLE, rows=advances[1]))
     blocks.append(
         Block(
             (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -26,7 +27,7 @@ from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from pipeline.reports import rowblocks, sheetxml
+from pipeline.reports import reuse, rowblocks, sheetxml
 from pipeline.reports.reuse import fingerprint, reuse_previous
 
 ColumnKind = Literal["text", "money", "rate", "date", "int", "decimal", "days"]
@@ -918,18 +919,55 @@ def write_documents(
     Each file holds what xlsxwriter writes for it cell by cell (a blank row between blocks, the first line of a
     heading block in the title font), but the rows of all documents are built in one vectorised pass, and the
     package parts other than the sheet (styles, theme, workbook) once: a statement costs a slice of bytes and
-    a zip instead of a workbook's 25 ms. The fingerprint that lets the next run copy an unchanged document is
-    a hash of exactly those bytes."""
+    a zip instead of a workbook's 25 ms. A document the last run wrote from the same blocks is linked, not
+    built: its fingerprint hashes its blocks' texts, columns and rows (one slice of the shared frames each)."""
     if len(paths) != len(documents):
         raise ValueError("one path per document")
     checked: set[tuple[int, tuple[Column, ...]]] = set()
     for blocks in documents:
         _check_document(layout.sheet_name, blocks, checked)
     package = _document_package(layout)
-    warnings: list[list[str]] = []
-    for group in _batches(documents):
-        warnings += _write_batch([paths[d] for d in group], [documents[d] for d in group], package)
+    prints = _document_prints(documents, package) if reuse.active() else [None] * len(documents)
+    warnings = [list(package.warnings) for _ in documents]
+    todo = [
+        d
+        for d, (path, p) in enumerate(zip(paths, prints, strict=True))
+        if not (p and reuse_previous(path, p))
+    ]
+    for group in _batches([documents[d] for d in todo]):
+        chosen = [todo[i] for i in group]
+        found = _write_batch(
+            [paths[d] for d in chosen], [documents[d] for d in chosen], package, [prints[d] for d in chosen]
+        )
+        for d, w in zip(chosen, found, strict=True):
+            warnings[d] = w
     return warnings
+
+
+def _document_prints(documents: Sequence[Sequence[Block]], package: _Package) -> list[str | None]:
+    """Each document's fingerprint, from its blocks; None for one whose texts may be cut (built, to count them)."""
+    runs: dict[tuple[int, int], rowblocks.Runs] = {}
+    # Columns by id: the documents of a batch share their column tuples. The tuple is kept with its text, so that
+    # no other tuple (one table_columns made for a block without columns) takes its id while this runs.
+    shown: dict[int, tuple[tuple[Column, ...], bytes]] = {}
+    prints: list[str | None] = []
+    for blocks in documents:
+        h = hashlib.sha256(f"documents {package.digest}".encode())
+        may_cut = False
+        for block in blocks:
+            cols = block.table_columns
+            if id(cols) not in shown:
+                shown[id(cols)] = (cols, repr(cols).encode())
+            h.update(repr((block.lines, block.heading)).encode() + shown[id(cols)][1])
+            may_cut |= any(len(line) > MAX_TEXT // 2 for line in block.lines)
+            if block.frame is not None:
+                key = (id(block.frame), id(cols))
+                if key not in runs:
+                    runs[key] = rowblocks.Runs(block.frame, [c.src for c in cols], MAX_TEXT // 2)
+                runs[key].feed(h, *block.span)
+                may_cut |= runs[key].may_cut(*block.span)
+        prints.append(None if may_cut else h.hexdigest()[:32])
+    return prints
 
 
 def _batches(documents: Sequence[Sequence[Block]]) -> Iterator[range]:
@@ -944,7 +982,14 @@ def _batches(documents: Sequence[Sequence[Block]]) -> Iterator[range]:
         yield range(start, len(documents))
 
 
-def _write_batch(paths: Sequence[Path], documents: Sequence[Sequence[Block]], package: _Package) -> list[list[str]]:
+def _write_batch(
+    paths: Sequence[Path],
+    documents: Sequence[Sequence[Block]],
+    package: _Package,
+    prints: Sequence[str | None],
+) -> list[list[str]]:
+    """Build and write documents; one without a fingerprint yet is fingerprinted by its sheet and may still be
+    linked from the last run."""
     rows, cuts = _document_rows(documents, package.fmts)
     data, offsets = sheetxml.joined(rows.xml)
     bounds = np.searchsorted(rows.doc, np.arange(len(documents) + 1))
@@ -952,7 +997,9 @@ def _write_batch(paths: Sequence[Path], documents: Sequence[Sequence[Block]], pa
     for d, path in enumerate(paths):
         a, b = int(bounds[d]), int(bounds[d + 1])
         sheet = package.sheet(_dimension(rows, a, b), data[offsets[a] : offsets[b]])
-        if not reuse_previous(Path(path), fingerprint("documents", package.digest, sheet)):
+        if prints[d] is not None or not reuse_previous(
+            Path(path), fingerprint("documents", package.digest, sheet)
+        ):
             _replace_atomically(Path(path), partial(package.write, sheet=sheet))
         warnings.append(package.warnings + _sheet_cut_warning(package.sheet_name, int(cuts[d])))
     return warnings
