@@ -43,10 +43,14 @@ def statement_lines(reconciled: Reconciled, settings: Settings) -> pd.DataFrame:
     """
     p = reconciled.period
     start, as_of = pd.Timestamp(p.start), pd.Timestamp(p.as_of)
-    docs = _documents(reconciled, settings.aging.basis)
-    before = docs["date"] < start
-    opening = docs[before].groupby("customer")["move"].sum().astype("int64")
-    rows = docs[~before].sort_values(["customer", "date", "_order", "doc_no", *rc.LOCATION])
+    activity = reconciled.activity
+    if activity is None:
+        activity = rc.activity_rows(reconciled.deliveries, reconciled.invoices, reconciled.payments, as_of)
+    move = _moves(activity, settings.aging.basis)
+    before = (activity["date"] < start).to_numpy(dtype=bool)
+    opening = _opening(activity, move, before)
+    docs = _documents(activity[~before], move[~before])
+    rows = docs.sort_values(["customer", "date", "_order", "doc_no", *rc.LOCATION])
     customers = _statement_customers(reconciled, opening, rows)
     opening = opening.reindex(customers, fill_value=0)
     rows = rows[isin(rows["customer"], customers)]
@@ -61,23 +65,38 @@ def statement_lines(reconciled: Reconciled, settings: Settings) -> pd.DataFrame:
     )
 
 
-def _documents(reconciled: Reconciled, basis: str) -> pd.DataFrame:
-    """Deliveries, invoices and payments ≤ as_of: the column their amount shows in and how it moves the balance."""
-    r = reconciled
-    docs = r.activity
-    if docs is None:
-        docs = rc.activity_rows(r.deliveries, r.invoices, r.payments, pd.Timestamp(r.period.as_of))
+def _moves(activity: pd.DataFrame, basis: str) -> np.ndarray:
+    """How each event moves its customer's balance (fen): + the basis documents, − payments, 0 the others."""
+    moving = (rc.INVOICE, rc.RED_INVOICE) if basis == "invoice" else (rc.DELIVERY, rc.RETURN)
+    amount = activity["amount"].to_numpy(dtype=np.int64, na_value=0)
+    event = activity["event"]
+    return np.select([isin(event, moving).to_numpy(), isin(event, PAID).to_numpy()], [amount, -amount], 0)
+
+
+def _opening(activity: pd.DataFrame, move: np.ndarray, before: np.ndarray) -> pd.Series:
+    """Σ moves before the period of each customer with such an event, on the customers' integer codes: the whole
+    history, where a groupby on a million names cost 0.15 s."""
+    codes = activity["_cust"].to_numpy()
+    rows = np.flatnonzero(before & (codes >= 0))
+    sums = np.zeros(int(codes.max(initial=-1)) + 1, dtype=np.int64)
+    np.add.at(sums, codes[rows], move[rows])
+    first = np.full(len(sums), len(codes))
+    np.minimum.at(first, codes[rows], rows)  # each customer's first row, for its name
+    present = np.flatnonzero(first < len(codes))
+    names = pd.Index(activity["customer"].iloc[first[present]].array, name="customer")
+    return pd.Series(sums[present], index=names, dtype="int64").sort_index()
+
+
+def _documents(docs: pd.DataFrame, move: np.ndarray) -> pd.DataFrame:
+    """The period's events: the column their amount shows in, the order columns and how each moves the balance."""
     shown = docs["event"].map(SHOWN_IN).astype("str")
-    moving = "invoiced" if basis == "invoice" else "delivered"
-    move = np.select([shown == moving, shown == "paid"], [docs["amount"], -docs["amount"]], 0)
-    docs = docs.assign(
-        move=move.astype(np.int64), _order=shown.map({"delivered": 0, "invoiced": 1, "paid": 2})
-    )
+    docs = docs.assign(move=move, _order=shown.map({"delivered": 0, "invoiced": 1, "paid": 2}))
     return docs.assign(
         **{col: docs["amount"].where(shown == col) for col in ("delivered", "invoiced", "paid")}
     )
 
 
+PAID = (rc.PAYMENT, rc.REFUND)
 SHOWN_IN = {
     rc.DELIVERY: "delivered",
     rc.RETURN: "delivered",
