@@ -103,9 +103,10 @@ class MonthlyStats:
 
 
 def compute_stats(
-    reconciled: Reconciled, ledgers: Ledgers, settings: Settings
+    reconciled: Reconciled, ledgers: Ledgers, settings: Settings, *, contract_list: bool = True
 ) -> tuple[MonthlyStats, list[Problem]]:
-    """Monthly statistics of reconciled.period; no problems of its own so far (reconcile reports the input)."""
+    """Monthly statistics of reconciled.period; no problems of its own so far (reconcile reports the input).
+    contract_list=False leaves 合同完成明细 empty, for a caller that lists it itself (active_contracts)."""
     w = Windows.of(reconciled.period)
     events, by_product = _events(reconciled, ledgers, w)
     cube = _grouped(events, ["salesperson", "customer", "region"])  # one pass over the big frame
@@ -122,7 +123,7 @@ def compute_stats(
         trend=_trend(grouped["salesperson"], w),
         targets=targets,
         new_customers=new,
-        contracts=_active_contracts(reconciled, w),
+        contracts=active_contracts(reconciled) if contract_list else reconciled.execution.iloc[:0],
         deliveries=in_month(reconciled.deliveries, w),
         payments=in_month(reconciled.payments, w),
     )
@@ -455,8 +456,9 @@ def in_month(frame: pd.DataFrame, w: Windows) -> pd.DataFrame:
     return frame[inside].sort_values(order, kind="stable")
 
 
-def _active_contracts(rec: Reconciled, w: Windows) -> pd.DataFrame:
+def active_contracts(rec: Reconciled) -> pd.DataFrame:
     """合同执行 rows of contracts active in the month: signed or touched in it, or still open at as_of."""
+    w = Windows.of(rec.period)
     ex = rec.execution
     if ex.empty or "contract_no" not in ex:
         return ex

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -510,16 +511,34 @@ def test_only_this_months_team_is_assessed() -> None:
 
 
 def test_scoring_in_a_forked_child_hands_back_the_same_tables_and_problems() -> None:
-    """A run computes statistics and scoring in a child process beside aging (run.ReportContext.derive_all)."""
-    from pipeline.children import forked
-    from pipeline.run import score
+    """A run computes statistics and scoring in a child process beside aging (run.ReportContext.derive_all);
+    the child leaves 合同完成明细 to the parent, which lists it."""
+    import dataclasses
+    from datetime import datetime
+
+    from test_reconcile import OCT
+    from test_reconcile import worked_example as ledger_example
+
+    from pipeline.children import forked, inline
+    from pipeline.reconcile import reconcile
+    from pipeline.run import ReportContext
+    from pipeline.stats import MonthlyStats
 
     settings = settings_from_dict(
         {"scoring": {"weights": {"sales_rate": 40, "payment_rate": 40, "daily_report_rate": 20}}}
     )
-    rec = reconciled("2025-10", contracts_frame([("C1", "2025-10-02", HB, ZW, yuan(1))]))
-    here = score(rec, Ledgers({}), settings)
-    there = forked(lambda: score(rec, Ledgers({}), settings))()
-    pd.testing.assert_frame_equal(there[0].salespeople, here[0].salespeople)
-    pd.testing.assert_frame_equal(there[1].scores, here[1].scores)
-    assert [p.code for p in there[2]] == [p.code for p in here[2]] == ["no-activity-records"]
+    ledgers = ledger_example()
+    rec = reconcile(ledgers, settings, OCT)
+
+    def derived(aside: Callable[[Callable[[], object]], Callable[[], object]]) -> ReportContext:
+        ctx = ReportContext(settings, OCT, ledgers, rec, pd.DataFrame(), pd.DataFrame(), [], [], datetime(2025, 11, 1))
+        ctx.derive_all(aside)
+        return ctx
+
+    here, there = derived(inline), derived(forked)
+    for field in dataclasses.fields(MonthlyStats):
+        if field.name != "period":
+            pd.testing.assert_frame_equal(getattr(there.stats, field.name), getattr(here.stats, field.name))
+    assert len(there.stats.contracts) >= 3  # 合同完成明细, listed by the parent
+    pd.testing.assert_frame_equal(there.assessment.scores, here.assessment.scores)
+    assert [p.code for p in there.problems] == [p.code for p in here.problems] and there.problems
