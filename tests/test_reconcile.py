@@ -775,3 +775,34 @@ def test_exceptions_checked_in_a_forked_child_are_the_same(example: Reconciled) 
     for name in ("exceptions", "execution", "open_items", "allocations"):
         pd.testing.assert_frame_equal(getattr(aside, name), getattr(example, name))
     assert len(example.exceptions) > 0
+
+
+maybe_text = st.none() | st.sampled_from(["", "A", "B", "甲", "乙"])
+event_rows_ = st.lists(
+    st.tuples(
+        st.none() | st.dates(date(2025, 1, 1), date(2025, 1, 3)),
+        st.sampled_from(["发货", "开票", "回款", "退货"]),
+        maybe_text,
+        st.none() | st.integers(-2, 2),
+        maybe_text,
+        maybe_text,
+        maybe_text,
+        maybe_text,
+        st.none() | st.integers(1, 3),
+    ),
+    max_size=30,
+)
+
+
+@given(event_rows_)
+def test_event_order_sorts_by_every_key_stably_missing_date_and_doc_first(rows: list[tuple[Any, ...]]) -> None:
+    """Ties between events decide which invoice a payment settles: the order must be exactly EVENT_ORDER's."""
+    from pipeline.reconcile import EVENT_DTYPES, EVENT_ORDER, event_order
+
+    cols = ["date", "event", "doc_no", "amount", "contract_no", "salesperson", *LOCATION]
+    frame = pd.DataFrame(rows, columns=cols, dtype=object).assign(customer="甲").astype(EVENT_DTYPES)
+    when = frame["date"].to_numpy(dtype="datetime64[s]").astype(np.int64)  # NaT: the smallest
+    reference = frame.assign(_when=when, _has_doc=frame["doc_no"].notna()).sort_values(
+        ["_when", "event", "_has_doc", *EVENT_ORDER[2:]], kind="stable", na_position="last"
+    )
+    assert event_order(frame).tolist() == reference.index.tolist()
