@@ -228,11 +228,13 @@ def ledger_inputs(ledgers: Ledgers) -> pd.DataFrame:
         frame = ledgers[name]
         if frame.empty or "_file" not in frame:
             continue
-        sha = frame["_sha256"] if "_sha256" in frame else pd.Series("", index=frame.index)
-        rows = pd.DataFrame({"文件名": frame["_file"], "sha256": sha.fillna("").str[:12], "类型": decl.label})
-        parts.append(
-            rows.groupby(["文件名", "sha256", "类型"], sort=False).size().rename("已用行数").reset_index()
-        )
+        sha = frame["_sha256"] if "_sha256" in frame else pd.Series("", index=frame.index, dtype="str")
+        # Count per (file, sha256) first, then cut the few results' sha256: cutting a million rows' texts
+        # took most of the 0.25 s this cost at a million ledger rows.
+        per_file = pd.DataFrame({"文件名": frame["_file"], "sha256": sha}).value_counts(sort=False, dropna=False)
+        rows = per_file.rename("已用行数").reset_index().dropna(subset=["文件名"])
+        rows = rows.assign(sha256=rows["sha256"].fillna("").str[:12], 类型=decl.label)
+        parts.append(rows.groupby(["文件名", "sha256", "类型"], sort=False)["已用行数"].sum().reset_index())
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype="str") for c in INPUT_COLUMNS})
     out = pd.concat(parts, ignore_index=True)
