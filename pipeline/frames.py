@@ -68,3 +68,12 @@ def lookup(mapping: pd.Series, keys: pd.Series) -> pd.Series:
     """`mapping.reindex(keys)` (NA where a key is not in mapping's unique index) on `keys`' index."""
     found = mapping.reset_index(drop=True).reindex(positions(keys, mapping.index))
     return found.set_axis(keys.index)
+
+
+def first_rows(codes: np.ndarray) -> np.ndarray:
+    """For each code 0…max of non-negative integer `codes`, the first position holding it (−1: none), in one pass
+    (np.unique would sort them)."""
+    first = np.full(int(codes.max(initial=-1)) + 1, len(codes), dtype=np.int64)
+    np.minimum.at(first, codes, np.arange(len(codes)))
+    first[first == len(codes)] = -1
+    return first

@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 
 from pipeline.children import Aside, inline
 from pipeline.config import Settings
-from pipeline.frames import isin, lookup
+from pipeline.frames import first_rows, isin, lookup, positions
 from pipeline.model import UNASSIGNED, Ledgers, Period, Reconciled
 from pipeline.problems import Problem, problem
 from schemas import FILE, LEDGER_KINDS, ROW, SHEET
@@ -419,11 +419,14 @@ def _with_codes(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _per_code(rows: pd.DataFrame, code: str, key: str, mapping: pd.Series) -> pd.Series:
-    """mapping[rows[key]], looked up once per distinct code (the codes stand for the keys)."""
-    codes = rows[code].to_numpy()
-    distinct, first = np.unique(codes, return_index=True)
-    values = lookup(mapping, rows[key].iloc[first]).to_numpy()
-    return pd.Series(values[np.searchsorted(distinct, codes)], index=rows.index, dtype=mapping.dtype)
+    """mapping[rows[key]], looked up once per distinct code (the codes stand for the keys; −1 for none)."""
+    codes = rows[code].to_numpy() + 1  # 0: no key
+    first = first_rows(codes)
+    present = np.flatnonzero(first >= 0)
+    values = lookup(mapping, rows[key].iloc[first[present]]).to_numpy()
+    at = np.zeros(len(first), dtype=np.int64)
+    at[present] = np.arange(len(present))
+    return pd.Series(values[at[codes]], index=rows.index, dtype=mapping.dtype)
 
 
 def event_order(frame: pd.DataFrame) -> np.ndarray:
@@ -547,7 +550,8 @@ def _overlaps(
     i_start: np.ndarray, i_end: np.ndarray, c_start: np.ndarray, c_end: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(item, credit, length) of every segment where an item interval and a credit interval overlap."""
-    cuts = np.sort(np.concatenate((i_start, i_end, c_start, c_end)))
+    # Each of the four is sorted already (pools laid end to end): a stable sort merges the runs in linear time.
+    cuts = np.sort(np.concatenate((i_start, i_end, c_start, c_end)), kind="stable")
     cuts = cuts[np.concatenate(([True], cuts[1:] != cuts[:-1]))[: len(cuts)]]
     a, b = cuts[:-1], cuts[1:]
     item = np.searchsorted(i_start, a, side="right") - 1
@@ -689,18 +693,19 @@ def contract_execution(
 ) -> pd.DataFrame:
     """合同执行 per contract signed ≤ as_of; a 作废/已解除 contract keeps its money flows but not its amount."""
     c = contracts[contracts["date"] <= as_of].set_index("contract_no")
-    paid = allocations[allocations["event"] == PAYMENT]
-    shipped = activity.loc[activity["event"].isin((DELIVERY, RETURN)), ["contract_no", "amount"]]
-    billed = activity.loc[activity["event"].isin((INVOICE, RED_INVOICE)), ["contract_no", "amount"]]
-    sums = {
-        "delivered": _sum_by(shipped, "contract_no", "amount"),
-        "invoiced": _sum_by(billed, "contract_no", "amount"),
-        "paid": _sum_by(paid, "to_contract", "allocated"),
-        "receivable": _sum_by(open_items, "contract_no", "outstanding"),
-        "advance": _sum_by(advances.dropna(subset=["contract_no"]), "contract_no", "amount"),
-    }
-    keys = c.index.to_series()
-    out = pd.DataFrame({k: lookup(v, keys).fillna(0).astype("Int64") for k, v in sums.items()})
+    paid = allocations["event"] == PAYMENT
+    shipped = isin(activity["event"], (DELIVERY, RETURN))
+    billed = isin(activity["event"], (INVOICE, RED_INVOICE))
+    out = _sums_per_key(
+        c.index,
+        {
+            "delivered": (activity["contract_no"].where(shipped), activity["amount"]),
+            "invoiced": (activity["contract_no"].where(billed), activity["amount"]),
+            "paid": (allocations["to_contract"].where(paid), allocations["allocated"]),
+            "receivable": (open_items["contract_no"], open_items["outstanding"]),
+            "advance": (advances["contract_no"], advances["amount"]),
+        },
+    )
     amount = c["amount"].astype("Int64")
     out = out.assign(
         customer=c["customer"],
@@ -715,8 +720,20 @@ def contract_execution(
     return _execution_measures(out).reset_index()
 
 
-def _sum_by(frame: pd.DataFrame, key: str, value: str) -> pd.Series:
-    return frame.groupby(key)[value].sum()
+def _sums_per_key(keys: pd.Index, sources: dict[str, tuple[pd.Series, pd.Series]]) -> pd.DataFrame:
+    """For each named (key, value) pair of columns: Σ value (missing: 0) of the rows whose key is each of `keys`
+    (0 where none; rows without a key count for none). One hash lookup and one integer sum per pair, where a
+    groupby per pair and a lookup of its result cost twice as much at a million ledger rows."""
+    distinct = pd.Index(pd.unique(keys.dropna()))
+    at = positions(keys.to_series(), distinct)
+    out = {}
+    for name, (by, values) in sources.items():
+        pos = positions(by, distinct)
+        ok = (pos >= 0) & by.notna().to_numpy(dtype=bool)
+        sums = np.zeros(len(distinct) + 1, dtype=np.int64)  # the last: keys not among them
+        np.add.at(sums, pos[ok], values.to_numpy(dtype=np.int64, na_value=0)[ok])
+        out[name] = pd.array(sums[at], dtype="Int64")
+    return pd.DataFrame(out, index=keys)
 
 
 def _execution_measures(out: pd.DataFrame) -> pd.DataFrame:

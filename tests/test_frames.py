@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline.cli import main
-from pipeline.frames import isin, lookup, spans_by
+from pipeline.frames import first_rows, isin, lookup, spans_by
 
 texts = st.none() | st.sampled_from(["", "HT-1", "HT-2", "华东", "1"])
 values = st.lists(texts | st.integers(0, 2), max_size=8)
@@ -61,3 +62,13 @@ def test_the_command_allocates_arrow_memory_with_malloc(tmp_path: Path) -> None:
         assert pa.default_memory_pool().backend_name == "system"
     finally:
         pa.set_memory_pool(before)
+
+
+@given(st.lists(st.integers(0, 6), max_size=40))
+def test_first_rows_is_where_each_code_first_occurs(codes: list[int]) -> None:
+    array = np.array(codes, dtype=np.int64)
+    found = first_rows(array)
+    present, first = np.unique(array, return_index=True)
+    assert len(found) == (max(codes) + 1 if codes else 0)
+    assert found[present].tolist() == first.tolist()
+    assert (np.delete(found, present) == -1).all()

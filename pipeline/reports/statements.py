@@ -12,7 +12,7 @@ import pandas as pd
 from pipeline import reconcile as rc
 from pipeline.aging import HEADERS, aging_detail
 from pipeline.config import Settings
-from pipeline.frames import isin, spans_by
+from pipeline.frames import first_rows, isin, spans_by
 from pipeline.model import Period, Reconciled
 from pipeline.reports.reconciliation import columns
 from pipeline.reports.workbook import Block, DocumentLayout, shared_widths, write_documents
@@ -80,10 +80,9 @@ def _opening(activity: pd.DataFrame, move: np.ndarray, before: np.ndarray) -> pd
     rows = np.flatnonzero(before & (codes >= 0))
     sums = np.zeros(int(codes.max(initial=-1)) + 1, dtype=np.int64)
     np.add.at(sums, codes[rows], move[rows])
-    first = np.full(len(sums), len(codes))
-    np.minimum.at(first, codes[rows], rows)  # each customer's first row, for its name
-    present = np.flatnonzero(first < len(codes))
-    names = pd.Index(activity["customer"].iloc[first[present]].array, name="customer")
+    first = first_rows(codes[rows])  # each customer's first row, for its name
+    present = np.flatnonzero(first >= 0)
+    names = pd.Index(activity["customer"].iloc[rows[first[present]]].array, name="customer")
     return pd.Series(sums[present], index=names, dtype="int64").sort_index()
 
 
