@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from pipeline import __version__
 from pipeline.config import ConfigError, Settings, load_settings
@@ -352,5 +353,16 @@ COMMANDS = {
 }
 
 
+def console() -> NoReturn:
+    """The `taizhang` command: main(), then leave without tearing the interpreter down. After a run at a million
+    ledger rows, freeing every table object by object at exit took 0.2-0.3 s; by then every file is closed and
+    every child process joined (and a child dies with its parent: children.die_with_parent)."""
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(OSError):  # a reader gone (a closed pipe): nothing left to tell
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()
