@@ -6,9 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from pipeline.config import Settings
+from pipeline.frames import positions
 from pipeline.model import Ledgers, Reconciled
 from pipeline.reconcile import HEADERS
 from pipeline.reports.problem_list import INPUT_COLUMNS
@@ -154,17 +156,24 @@ def trend_sheet(stats: MonthlyStats) -> SheetData:
     """月度趋势: one row per month of the last 12, two columns per salesperson, totals, and native charts."""
     months = Windows.of(stats.period).trend_months
     trend = stats.trend
+    person, people = pd.factorize(trend["salesperson"])  # in order of first appearance; NA: −1, left out
+    month = positions(trend["month"].astype("str"), pd.Index(months, dtype="str"))
+    shown = (person >= 0) & (month >= 0)
+    grids = {}  # month × salesperson, 0 where a salesperson has no row for a month
+    for measure in ("contract_amount", "payment_amount"):
+        grids[measure] = np.zeros((len(months), len(people)), dtype=np.int64)
+        values = trend[measure].fillna(0).to_numpy(dtype=np.int64)
+        grids[measure][month[shown], person[shown]] = values[shown]
     columns: dict[str, object] = {"月份": pd.Series(months, dtype="str")}
     signed: list[str] = []
     paid: list[str] = []
-    for person, rows in trend.groupby("salesperson", sort=False):
-        by_month = rows.set_index("month").reindex(months).fillna(0)
+    for p, name in enumerate(people):
         for measure, label, headers in (
             ("contract_amount", "新签合同额", signed),
             ("payment_amount", "回款金额", paid),
         ):
-            headers.append(f"{person}-{label}")
-            columns[headers[-1]] = by_month[measure].to_numpy(dtype="int64")
+            headers.append(f"{name}-{label}")
+            columns[headers[-1]] = grids[measure][:, p]
     # Built at once: a column at a time, a few hundred salespeople made pandas print a PerformanceWarning per
     # column on the clerk's console.
     frame = pd.DataFrame(columns)
