@@ -3,7 +3,7 @@
 Storage (SQLite from the standard library, `<workspace>/.taizhang/store.sqlite`):
 - `files`: one row per intake (a file taken in, quarantined, or later forgotten); `seq` is the intake order,
   and a later intake wins.
-- `parts`: per (intake, kind) that file's rows as one Arrow IPC blob (zstd): the declared columns, `_sheet`,
+- `parts`: per (intake, kind) that file's rows as one Arrow IPC blob (LZ4; parts written before 2026-11 zstd): the declared columns, `_sheet`,
   `_row` and the machine key `_key`; `mask` is a bitmap of the rows that are the current version of their
   key and `live` their count. The parts are the version history: every version of every row stays in the
   part of the file that brought it until that file is forgotten. Loading deserialises the live parts and
@@ -445,7 +445,10 @@ def to_frame(kind: LedgerKind, table: pa.Table) -> pd.DataFrame:
 
 def encode(table: pa.Table) -> bytes:
     sink = pa.BufferOutputStream()
-    options = ipc.IpcWriteOptions(compression=pa.Codec("zstd", 1))
+    # LZ4: the 1M-row bench's live parts decode in 0.09 s against zstd's 0.19 s (every run loads them all) and
+    # encode in 0.21 s against 0.33 s, for 60 MB on disk instead of 22 MB. A part records its codec: older
+    # zstd parts still read.
+    options = ipc.IpcWriteOptions(compression=pa.Codec("lz4"))
     with ipc.new_file(sink, table.schema, options=options) as writer:
         writer.write_table(table, max_chunksize=1 << 16)
     return sink.getvalue().to_pybytes()

@@ -478,3 +478,16 @@ def test_store_on_a_network_share_uses_the_rollback_journal(
     assert not (tmp_path / ".taizhang" / "store.sqlite-wal").exists() or not network
     with Store.open(tmp_path) as store:
         assert store.load(["contracts"])["contracts"]["amount"].tolist() == [10_000]
+
+
+def test_parts_written_with_zstd_by_earlier_versions_still_read() -> None:
+    import pyarrow.ipc as ipc
+
+    from pipeline.store import decode, encode
+
+    table = to_table(LEDGER_KINDS["payments"], frame("payments", [payment(50, "V1"), payment(60, "V2")]))
+    sink = pa.BufferOutputStream()
+    with ipc.new_file(sink, table.schema, options=ipc.IpcWriteOptions(compression=pa.Codec("zstd", 1))) as w:
+        w.write_table(table)
+    assert decode(sink.getvalue().to_pybytes()).equals(table)
+    assert decode(encode(table)).equals(table)
