@@ -509,6 +509,9 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat(sep=" ") if value else None
 
 
+FEW_KEYS = 5_000  # a file with fewer rows of a kind looks its keys up part by part (Store._find_keys)
+
+
 def _codes(seq: int | np.ndarray, pos: np.ndarray) -> list[int]:
     """One integer per version for the in-memory key index: intake seq (high bits) and row position."""
     return ((np.asarray(seq, dtype=np.int64) << 32) | pos.astype(np.int64)).tolist()
@@ -694,13 +697,36 @@ class Store:
     def _ingest_kind(self, kind: LedgerKind, file: FileRecord, frame: pd.DataFrame) -> KindCounts:
         assert file.seq is not None
         table, keys, duplicates = _unique_keys(to_table(kind, frame))
-        index = self._key_index(kind)
-        current = _versions(np.array([index.get(k, -1) for k in keys], dtype=np.int64))
+        index = self._index.get(kind.name)
+        if index is None and len(keys) < FEW_KEYS:
+            current = _versions(self._find_keys(kind, table.column(KEY)))
+        else:
+            index = self._key_index(kind)
+            current = _versions(np.array([index.get(k, -1) for k in keys], dtype=np.int64))
         updated, changes = self._supersede(kind, file, table, current)
         self._write_part(kind, file.seq, table)
-        index.update(zip(keys, _codes(file.seq, np.arange(len(keys))), strict=True))
+        if index is not None:
+            index.update(zip(keys, _codes(file.seq, np.arange(len(keys))), strict=True))
         matched = len(current)
         return KindCounts(len(keys) - matched, updated, matched - updated, duplicates, changes)
+
+    def _find_keys(self, kind: LedgerKind, keys: pa.ChunkedArray) -> np.ndarray:
+        """The current version code of each key (−1: none), looked up in each live part's key column: for a few
+        keys this beats building the key index (a second run's 50 new payments against 180,000 stored: the
+        index cost 0.1 s). Keys are unique among a kind's live rows, so at most one live row matches."""
+        wanted = keys.combine_chunks().cast(pa.large_string())
+        codes = np.full(len(wanted), -1, dtype=np.int64)
+        rows = self._con.execute(
+            "SELECT seq, nrows, live, mask, data FROM parts WHERE kind = ? AND live > 0", (kind.name,)
+        )
+        for seq, nrows, live, mask, data in rows:
+            stored = decode(data, [KEY]).column(KEY).combine_chunks().cast(pa.large_string())
+            pos = pc.index_in(wanted, value_set=stored).fill_null(-1).to_numpy(zero_copy_only=False)
+            hit = np.flatnonzero(pos >= 0)
+            if live != nrows:
+                hit = hit[unpack(mask, nrows)[pos[hit]]]
+            codes[hit] = (np.int64(seq) << 32) | pos[hit].astype(np.int64)
+        return codes
 
     def _key_index(self, kind: LedgerKind) -> dict[str, int]:
         """Current machine key → version code for one kind, read from the live parts' key columns once."""

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipeline import store as store_module
 from pipeline.fsinfo import filesystem_type
 from pipeline.store import FileRecord, IngestResult, Store, StoreError, display_key, natural_keys, to_table
 from schemas import DTYPES, LEDGER_KINDS, PROVENANCE, LedgerKind
@@ -77,8 +78,11 @@ def changes(store: Store) -> list[tuple[str, str, str, str, str]]:
     return list(log[["key", "field", "old", "new", "action"]].itertuples(index=False, name=None))
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
+@pytest.fixture(params=["key index", "part by part"])
+def store(tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
+    """Every store test twice: new keys found in the in-memory key index (files of many rows) and looked up in
+    each stored part (files of a few rows, Store._find_keys)."""
+    monkeypatch.setattr(store_module, "FEW_KEYS", 0 if request.param == "key index" else 10**9)
     with Store.open(tmp_path) as s:
         yield s
 
@@ -426,6 +430,13 @@ def _state(store: Store) -> dict[str, tuple[int, str]]:
 def test_any_split_any_order_last_file_wins(
     tmp_path_factory: pytest.TempPathFactory, files: list[dict[str, int]], data: st.DataObject
 ) -> None:
+    few = data.draw(st.sampled_from([0, 10**9]))  # the key index, or each part's keys (Store._find_keys)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(store_module, "FEW_KEYS", few)
+        _last_file_wins(tmp_path_factory, files, data)
+
+
+def _last_file_wins(tmp_path_factory: pytest.TempPathFactory, files: list[dict[str, int]], data: st.DataObject) -> None:
     with Store.open(tmp_path_factory.mktemp("store")) as store:
         _ingest_all(store, files)
         expected = {
