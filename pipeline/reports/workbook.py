@@ -932,7 +932,7 @@ def write_documents(
     todo = [
         d
         for d, (path, p) in enumerate(zip(paths, prints, strict=True))
-        if not (p and reuse_previous(path, p))
+        if not (p and reuse_previous(Path(path), p))
     ]
     for group in _batches([documents[d] for d in todo]):
         chosen = [todo[i] for i in group]
