@@ -3,18 +3,19 @@
 Storage (SQLite from the standard library, `<workspace>/.taizhang/store.sqlite`):
 - `files`: one row per intake (a file taken in, quarantined, or later forgotten); `seq` is the intake order,
   and a later intake wins.
-- `parts`: per (intake, kind) that file's rows as one Arrow IPC blob (LZ4; parts written before 2026-11 zstd): the declared columns, `_sheet`,
-  `_row` and the machine key `_key`; `mask` is a bitmap of the rows that are the current version of their
-  key and `live` their count. The parts are the version history: every version of every row stays in the
-  part of the file that brought it until that file is forgotten. Loading deserialises the live parts and
-  filters by the bitmap, with no per-row Python or SQL work (1,000,000 rows in 50 files: ~0.85 s, against
-  0.3–0.8 s for `pd.read_parquet` of the same rows and 13–28 s for `SELECT *` of typed tables read through
-  `sqlite3`; see bench/bench_store.py).
+- `parts`: per (intake, kind) that file's rows as one Arrow IPC blob (LZ4; zstd in stores written before
+  2026-11-24): the declared columns, `_sheet`, `_row` and the machine key `_key`; `mask` is a bitmap of the
+  rows that are the current version of their key and `live` their count. The parts are the version history:
+  every version of every row stays in the part of the file that brought it until that file is forgotten.
+  Loading deserialises the live parts and filters by the bitmap, with no per-row Python or SQL work
+  (1,000,000 rows in 50 files: ~0.85 s, against 0.3–0.8 s for `pd.read_parquet` of the same rows and 13–28 s
+  for `SELECT *` of typed tables read through `sqlite3`; see bench/bench_store.py).
 - The key index (machine key → current intake and row) is built in memory per kind from the live parts'
   `_key` columns on first use in a session and kept in step by each write; a generation counter in `meta`
   drops it when another connection wrote. A SQLite B-tree index on the key was measured at 20–30 s per
   1,000,000 rows ingested over 50 transactions (random keys dirty most index pages on every commit), which
-  alone would exceed the time to read the spreadsheets.
+  alone would exceed the time to read the spreadsheets. A file with fewer than FEW_KEYS rows of a kind, while
+  no index is built, looks its keys up in each live part's `_key` column instead (Arrow's index_in).
 - `change_log` (变更记录), `meta`, `schema_version`.
 Journal: WAL with `synchronous=FULL`: a run moves an input to archive/ right after its transaction commits,
 so the commit must be on disk before the move (with NORMAL a power cut may lose the last commits while the
