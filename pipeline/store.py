@@ -717,16 +717,11 @@ class Store:
         index cost 0.1 s). Keys are unique among a kind's live rows, so at most one live row matches."""
         wanted = keys.combine_chunks().cast(pa.large_string())
         codes = np.full(len(wanted), -1, dtype=np.int64)
-        rows = self._con.execute(
-            "SELECT seq, nrows, live, mask, data FROM parts WHERE kind = ? AND live > 0", (kind.name,)
-        )
-        for seq, nrows, live, mask, data in rows:
-            stored = decode(data, [KEY]).column(KEY).combine_chunks().cast(pa.large_string())
-            pos = pc.index_in(wanted, value_set=stored).fill_null(-1).to_numpy(zero_copy_only=False)
-            hit = np.flatnonzero(pos >= 0)
-            if live != nrows:
-                hit = hit[unpack(mask, nrows)[pos[hit]]]
-            codes[hit] = (np.int64(seq) << 32) | pos[hit].astype(np.int64)
+        for seq, live_keys, pos in self._live_keys(kind):
+            found = pc.index_in(wanted, value_set=live_keys.combine_chunks().cast(pa.large_string()))
+            at = found.fill_null(-1).to_numpy(zero_copy_only=False)
+            hit = np.flatnonzero(at >= 0)
+            codes[hit] = (np.int64(seq) << 32) | pos[at[hit]].astype(np.int64)
         return codes
 
     def _key_index(self, kind: LedgerKind) -> dict[str, int]:
@@ -734,18 +729,24 @@ class Store:
         index = self._index.get(kind.name)
         if index is None:
             index = {}
-            rows = self._con.execute(
-                "SELECT seq, nrows, live, mask, data FROM parts WHERE kind = ? AND live > 0 ORDER BY seq",
-                (kind.name,),
-            )
-            for seq, nrows, live, mask, data in rows:
-                keys = decode(data, [KEY]).column(KEY)
-                pos = np.arange(nrows) if live == nrows else np.flatnonzero(unpack(mask, nrows))
-                if live != nrows:
-                    keys = keys.take(pa.array(pos))
-                index.update(zip(keys.to_pylist(), _codes(seq, pos), strict=True))
+            for seq, live_keys, pos in self._live_keys(kind):
+                index.update(zip(live_keys.to_pylist(), _codes(seq, pos), strict=True))
             self._index[kind.name] = index
         return index
+
+    def _live_keys(self, kind: LedgerKind) -> Iterator[tuple[int, pa.ChunkedArray, np.ndarray]]:
+        """Per live part of the kind, in intake order: its seq, the keys of its live rows and their positions."""
+        rows = self._con.execute(
+            "SELECT seq, nrows, live, mask, data FROM parts WHERE kind = ? AND live > 0 ORDER BY seq",
+            (kind.name,),
+        )
+        for seq, nrows, live, mask, data in rows:
+            keys = decode(data, [KEY]).column(KEY)
+            if live == nrows:
+                yield seq, keys, np.arange(nrows)
+            else:
+                pos = np.flatnonzero(unpack(mask, nrows))
+                yield seq, keys.take(pa.array(pos)), pos
 
     def _supersede(
         self, kind: LedgerKind, file: FileRecord, table: pa.Table, current: pd.DataFrame
