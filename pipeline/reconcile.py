@@ -787,13 +787,9 @@ class Facts:
     def _contract_rows(self) -> np.ndarray:
         """Each activity row's contract: its row in `contracts` (the first of that number), −1 for none. Found
         once per distinct contract code: three checks look contracts up, each lookup a hash of 200,000 numbers."""
-        codes = self.activity["_contract"].to_numpy() + 1  # 0: no contract number
-        first = first_rows(codes)
-        present = np.flatnonzero(first >= 0)
-        row = np.full(len(first), -1, dtype=np.int64)
-        numbers = self.activity["contract_no"].iloc[first[present]]
-        row[present] = positions(numbers, pd.Index(self.contracts["contract_no"]))
-        return row[codes]
+        contracts = pd.Index(self.contracts["contract_no"])
+        rows = pd.Series(np.arange(len(contracts)), index=contracts, dtype="Int64")
+        return _per_code(self.activity, "_contract", "contract_no", rows).fillna(-1).to_numpy(dtype=np.int64)
 
     def by_contract(self, values: pd.Series, rows: pd.Index) -> pd.Series:
         """values (one per row of `contracts`, in its order) for the activity rows `rows`: NA without one."""
