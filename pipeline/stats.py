@@ -145,7 +145,7 @@ def _events(rec: Reconciled, ledgers: Ledgers, w: Windows) -> tuple[pd.DataFrame
     base = [_measure_frame(contracts, "contract", w, n=True)]
     base += [_measure_frame(frame, measure, w) for measure, frame in flows.items()]
     # Only contracts some window reads are split into lines (the split is the slow part): the same rows result.
-    read = contracts[_in_windows(contracts["date"], w)]
+    read = contracts[_in_windows(contracts["date"], _month_index(contracts["date"]), w)]
     lines = _measure_frame(_contract_lines(read, ledgers["contracts"]), "contract", w, n=True)
     events = pd.concat(base, ignore_index=True)
     events["region"] = _regions(events, rec.contracts, ledgers["customers"])
@@ -156,8 +156,8 @@ def _events(rec: Reconciled, ledgers: Ledgers, w: Windows) -> tuple[pd.DataFrame
 
 def _measure_frame(frame: pd.DataFrame, measure: str, w: Windows, n: bool = False) -> pd.DataFrame:
     """The rows of one measure inside the months any window reads (month − 12 … month, ≤ as_of)."""
-    keep = _in_windows(frame["date"], w)
     ym = _month_index(frame["date"])
+    keep = _in_windows(frame["date"], ym, w)
     cols = ["salesperson", "customer", "contract_no"] + (["product"] if "product" in frame else [])
     out = frame.loc[keep, cols]
     out["salesperson"] = out["salesperson"].fillna(UNASSIGNED)
@@ -169,9 +169,9 @@ def _measure_frame(frame: pd.DataFrame, measure: str, w: Windows, n: bool = Fals
     return out
 
 
-def _in_windows(d: pd.Series, w: Windows) -> pd.Series:
-    """Dates inside the months any window reads: month − 12 (up to its same day last year) … month, ≤ as_of."""
-    ym = _month_index(d)
+def _in_windows(d: pd.Series, ym: pd.Series, w: Windows) -> pd.Series:
+    """Dates (ym: their month index) inside the months any window reads: month − 12 (up to its same day last
+    year) … month, ≤ as_of."""
     keep = (ym >= w.month - 12) & (d <= pd.Timestamp(w.as_of))
     return keep & ~((ym == w.month - 12) & (d > pd.Timestamp(w.ly_last)))
 
