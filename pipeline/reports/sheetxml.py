@@ -83,11 +83,11 @@ class DeflatedRows:
         self.file.write(self.packer.compress(data))
         self.pending = True
 
-    def add_block(self, digest: str, xml: bytes | memoryview, first: int, last: int, cut: tuple[int, ...]) -> None:
+    def add_block(self, digest: str, xml: bytes | memoryview, cut: tuple[int, ...]) -> None:
         """Rows deflated as a block of their own: nothing before them refers into them, nor they into it."""
         self._boundary()
         deflated = self.packer.compress(xml) + self.packer.flush(isal_zlib.Z_FULL_FLUSH)
-        self._append(deflated, Block(digest, 0, len(deflated), isal_zlib.crc32(xml), len(xml), first, last, cut))
+        self._append(deflated, Block(digest, 0, len(deflated), isal_zlib.crc32(xml), len(xml), cut))
 
     def copy_block(self, deflated: bytes, block: Block) -> None:
         """A block another file holds, as it was deflated there (`block` says what it holds)."""
@@ -183,22 +183,26 @@ def style(fmt: Format | None) -> str:
     return "" if fmt is None else f' s="{fmt._get_xf_index()}"'
 
 
-def number_cells(values: np.ndarray, letter: str, rows: pa.Array, fmt: Format | None) -> pa.Array:
+def _opening(letter: str, rows: pa.Array | None, rest: str) -> list[pa.Scalar | pa.Array]:
+    """The start of each `<c>` up to its content: with its reference (column letter, row number), or, for rows
+    None, without one: the cell then takes the column after the previous cell of its row (ECMA-376 §18.3.1.4)."""
+    if rows is None:
+        return [lit("<c" + rest)]
+    return [lit(f'<c r="{letter}'), rows, lit('"' + rest)]
+
+
+def number_cells(values: np.ndarray, letter: str, rows: pa.Array | None, fmt: Format | None) -> pa.Array:
     """`<c>` of each float; NaN is no cell, ±inf the #DIV/0! error cell xlsxwriter writes with nan_inf_to_errors."""
     values = np.asarray(values, dtype=np.float64)
     missing = np.isnan(values)
     infinite = np.isinf(values)
     text = pc.cast(pa.array(np.where(infinite, 0.0, values), mask=missing), TEXT)
     attrs = style(fmt)
-    cells = pc.binary_join_element_wise(
-        lit(f'<c r="{letter}'), rows, lit(f'"{attrs}><v>'), text, lit("</v></c>"), lit("")
-    )
+    cells = pc.binary_join_element_wise(*_opening(letter, rows, f"{attrs}><v>"), text, lit("</v></c>"), lit(""))
     if not infinite.any():
         return cells
     errors = pc.binary_join_element_wise(
-        lit(f'<c r="{letter}'),
-        rows,
-        lit(f'"{attrs} t="e"><f>'),
+        *_opening(letter, rows, f'{attrs} t="e"><f>'),
         pa.array(np.where(values < 0, "-1/0", "1/0"), TEXT),
         lit("</f><v>#DIV/0!</v></c>"),
         lit(""),
@@ -206,7 +210,7 @@ def number_cells(values: np.ndarray, letter: str, rows: pa.Array, fmt: Format | 
     return pc.if_else(pa.array(infinite), errors, cells)
 
 
-def text_cells(values: pa.Array, letter: str, rows: pa.Array, fmt: Format | None) -> pa.Array:
+def text_cells(values: pa.Array, letter: str, rows: pa.Array | None, fmt: Format | None) -> pa.Array:
     """`<c t="inlineStr">` of each text; null and "" are no cell. Texts must already fit Excel's cell limit."""
     values = pc.cast(_flat(values), TEXT)
     values = pc.if_else(pc.equal(pc.utf8_length(values), 0), pa.scalar(None, TEXT), values)
@@ -220,9 +224,7 @@ def text_cells(values: pa.Array, letter: str, rows: pa.Array, fmt: Format | None
             pc.match_substring_regex(values, _EDGE_SPACE), lit('<t xml:space="preserve">'), lit("<t>")
         )
     return pc.binary_join_element_wise(
-        lit(f'<c r="{letter}'),
-        rows,
-        lit(f'"{style(fmt)} t="inlineStr"><is>'),
+        *_opening(letter, rows, f'{style(fmt)} t="inlineStr"><is>'),
         opening,
         values,
         lit("</t></is></c>"),
@@ -278,8 +280,17 @@ def _flat(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
-def row_elements(rows: pa.Array, cells: Sequence[pa.Array]) -> pa.Array:
-    """`<row r="…">…</row>` of each row from its cells (one fragment array per column, null = blank)."""
+def row_elements(rows: pa.Array | None, cells: Sequence[pa.Array]) -> pa.Array:
+    """`<row r="…">…</row>` of each row from its cells (one fragment array per column, null = blank).
+
+    Rows None: `<row>` without a number, each the row after the one before (ECMA-376 §18.3.1.73), from cells
+    without references (`number_cells`, `text_cells`), a blank `<c/>` holding the place of each blank cell. Such
+    rows are the same bytes wherever they land in the sheet, so that a block of them can be copied from the
+    previous run's file after rows above it came or went (rowblocks.py). Every row must then be written, blank
+    or not; rows with references before and after them are placed by their own numbers."""
+    if rows is None:
+        filled = [pc.fill_null(c, lit("<c/>")) for c in cells]
+        return pc.binary_join_element_wise(lit("<row>"), *filled, lit("</row>"), lit(""))
     filled = [pc.fill_null(c, lit("")) for c in cells]
     return pc.binary_join_element_wise(lit('<row r="'), rows, lit('">'), *filled, lit("</row>"), lit(""))
 

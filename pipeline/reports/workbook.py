@@ -473,26 +473,25 @@ def _write_table(
     for c, col in enumerate(cols):
         ws.write_string(top, c, col.header, fmts.header)
     letters = [xl_col_to_name(c) for c in range(len(cols))]
+    if len(frame) >= rowblocks.MIN_ROWS:
+        return _write_blocks(ws, fmts, frame, cols, letters, top + 1).tolist()
     cut = np.zeros(len(cols), dtype=np.int64)
     row = top + 1
-    shelf = rowblocks.active() if len(frame) >= rowblocks.MIN_ROWS else None
     for chunk in _chunks(frame):
         sheetxml.start_rows(ws, row)
-        if shelf is not None:
-            cut += _write_blocks(ws, fmts, shelf, chunk, cols, letters, row)
-        else:
-            rows = sheetxml.row_numbers(row, len(chunk))
-            cells, cut_at = _chunk_cells(fmts, chunk, cols, letters, rows)
-            cut += [len(c) for c in cut_at]
-            sheetxml.write_rows(ws, row, rows, cells, len(cols) - 1)
+        rows = sheetxml.row_numbers(row, len(chunk))
+        cells, cut_at = _chunk_cells(fmts, chunk, cols, letters, rows)
+        cut += [len(c) for c in cut_at]
+        sheetxml.write_rows(ws, row, rows, cells, len(cols) - 1)
         row += len(chunk)
     return cut.tolist()
 
 
 def _chunk_cells(
-    fmts: _Formats, chunk: pd.DataFrame, cols: tuple[Column, ...], letters: list[str], rows: pa.Array
+    fmts: _Formats, chunk: pd.DataFrame, cols: tuple[Column, ...], letters: list[str], rows: pa.Array | None
 ) -> tuple[list[pa.Array], list[list[int]]]:
-    """The `<c>` XML of every column of `chunk` (sheet row numbers `rows`), and the positions of texts cut."""
+    """The `<c>` XML of every column of `chunk` (sheet row numbers `rows`; None: cells without references), and
+    the positions of texts cut."""
     cells, cut = [], []
     for c, col in enumerate(cols):
         xml, cut_at = _column_cells(chunk[col.src], col.kind, letters[c], rows, fmts.cell[col.kind])
@@ -502,35 +501,37 @@ def _chunk_cells(
 
 
 def _write_blocks(
-    ws: Worksheet,
-    fmts: _Formats,
-    shelf: rowblocks.Shelf,
-    chunk: pd.DataFrame,
-    cols: tuple[Column, ...],
-    letters: list[str],
-    first: int,
+    ws: Worksheet, fmts: _Formats, frame: pd.DataFrame, cols: tuple[Column, ...], letters: list[str], first: int
 ) -> np.ndarray:
-    """`chunk` (sheet rows from `first`) in blocks: those the previous file holds are copied from it, the others
-    built. Returns how many texts were cut, per column."""
+    """A big table's rows (sheet rows from `first`) in blocks (rowblocks.py): in a run, those the previous run's
+    file holds are copied from it, the others built and deflated on their own; outside a run, every block built
+    into one deflate stream. Returns how many texts were cut, per column."""
     layout = [(col.src, f"{letters[c]} {col.kind}{sheetxml.style(fmts.cell[col.kind])}") for c, col in enumerate(cols)]
-    digests = rowblocks.digests(chunk, layout, first)
-    known, copies = shelf.take(digests)
-    built = _build_blocks(fmts, chunk, cols, letters, first, [k is None for k in known])
+    table = rowblocks.Table(frame, layout)
+    shelf = rowblocks.active()
     rows: sheetxml.DeflatedRows = ws.row_data_fh
-    if rows not in shelf.sheets:
+    if shelf is not None:
         shelf.sheets.append(rows)
-    for digest, block, deflated in zip(digests, known, copies, strict=True):
-        if block is not None:
-            rows.copy_block(deflated, block)
-        else:
-            rows.add_block(digest, *next(built))
-    blocks = rows.blocks[-len(digests) :]
-    spans = [(b.first, b.last) for b in blocks if b.first >= 0]
-    if spans:
-        sheetxml.rows_written(ws, spans[0][0], spans[-1][1], len(cols) - 1)
     cut = np.zeros(len(cols), dtype=np.int64)
-    for block in blocks:
-        cut += block.cut or 0
+    for lo, hi in table.chunks(CHUNK_ROWS):
+        start, stop = int(table.starts[lo]), int(table.starts[hi])
+        sheetxml.start_rows(ws, first + start)
+        digests = table.digests(lo, hi) if shelf is not None else [""] * (hi - lo)
+        known, copies = shelf.take(digests) if shelf is not None else ([None] * (hi - lo), [b""] * (hi - lo))
+        wanted = [k is None for k in known]
+        built = _build_blocks(fmts, frame.iloc[start:stop], cols, letters, table.starts[lo : hi + 1] - start, wanted)
+        for digest, block, deflated in zip(digests, known, copies, strict=True):
+            if block is not None:
+                rows.copy_block(deflated, block)
+                cut += block.cut or 0
+                continue
+            xml, block_cut = next(built)
+            cut += block_cut or 0
+            if shelf is not None:
+                rows.add_block(digest, xml, block_cut)
+            else:
+                rows.take(xml)
+        sheetxml.rows_written(ws, first + start, first + stop - 1, len(cols) - 1)
     return cut
 
 
@@ -539,29 +540,24 @@ def _build_blocks(
     chunk: pd.DataFrame,
     cols: tuple[Column, ...],
     letters: list[str],
-    first: int,
+    starts: np.ndarray,
     wanted: list[bool],
-) -> Iterator[tuple[memoryview, int, int, tuple[int, ...]]]:
-    """Each wanted block of `chunk` in order: its XML, first and last sheet row with a row element (-1, -1: none)
-    and texts cut per column (() when none). The rows of all wanted blocks are converted together."""
-    size = rowblocks.BLOCK_ROWS
+) -> Iterator[tuple[memoryview, tuple[int, ...]]]:
+    """Each wanted block of `chunk` (block i: rows starts[i]:starts[i + 1]) in order: its XML and the texts cut
+    per column (() when none). The rows of all wanted blocks are converted together."""
     blocks = np.flatnonzero(wanted)
-    positions = (blocks[:, None] * size + np.arange(size)).ravel()
-    positions = positions[positions < len(chunk)]
-    if not len(positions):
+    sizes = np.diff(starts)[blocks]
+    if not sizes.sum():
         return
-    rows = sheetxml.row_numbers_of(first + positions)
-    cells, cut_at = _chunk_cells(fmts, chunk.iloc[positions], cols, letters, rows)
-    occupied = sheetxml.occupied_rows(cells)
-    data, offsets = sheetxml.joined(sheetxml.row_elements(rows, cells).filter(pa.array(occupied)))
-    elements = positions[occupied]  # chunk position of each row element, in order
-    owner = elements // size
-    cut = np.array([np.bincount(positions[c] // size, minlength=len(wanted)) for c in cut_at]).reshape(len(cols), -1)
-    for b in blocks.tolist():
-        lo, hi = np.searchsorted(owner, b), np.searchsorted(owner, b, side="right")
-        span = (first + int(elements[lo]), first + int(elements[hi - 1])) if hi > lo else (-1, -1)
+    owner = np.repeat(blocks, sizes)  # the block of each row built
+    ends = np.cumsum(sizes)
+    positions = np.arange(len(owner)) + np.repeat(starts[blocks] - (ends - sizes), sizes)
+    cells, cut_at = _chunk_cells(fmts, chunk.iloc[positions], cols, letters, None)
+    data, offsets = sheetxml.joined(sheetxml.row_elements(None, cells))
+    cut = np.array([np.bincount(owner[c], minlength=len(wanted)) for c in cut_at]).reshape(len(cols), -1)
+    for b, lo, hi in zip(blocks.tolist(), (ends - sizes).tolist(), ends.tolist(), strict=True):
         block_cut = tuple(cut[:, b].tolist())
-        yield data[offsets[lo] : offsets[hi]], *span, block_cut if any(block_cut) else ()
+        yield data[offsets[lo] : offsets[hi]], block_cut if any(block_cut) else ()
 
 
 def _chunks(frame: pd.DataFrame) -> Iterator[pd.DataFrame]:
@@ -601,7 +597,7 @@ def _column_total(s: pd.Series, kind: ColumnKind) -> float:
 
 
 def _column_cells(
-    s: pd.Series, kind: ColumnKind, letter: str, rows: pa.Array, fmt: Format | None
+    s: pd.Series, kind: ColumnKind, letter: str, rows: pa.Array | None, fmt: Format | None
 ) -> tuple[pa.Array, list[int]]:
     """The `<c>` XML of one chunk of one column (null where blank) and the positions of the texts cut."""
     if kind == "text":
