@@ -277,3 +277,14 @@ def test_readers_place_rows_without_numbers_where_numbered_rows_are(tmp_path: Pa
     values, formats, grid = cells_read(tmp_path / "blocks" / "t.xlsx")
     assert values[-1][0] == "合计" and len(values) == 42
     assert (values, formats, grid) == cells_read(tmp_path / "numbered.xlsx")
+
+
+@given(st.lists(st.integers(0, 2**64 - 1), max_size=300), st.sampled_from([1, 4, 16]), st.integers(0, 299))
+def test_cuts_keep_blocks_within_bounds_and_do_not_move_above_a_removed_row(keys: list[int], size: int, i: int) -> None:
+    starts = rowblocks.cut_points(np.array(keys, dtype=np.uint64), size).tolist()
+    sizes = np.diff(starts)
+    assert starts[0] == 0 and starts[-1] == len(keys) and (sizes > 0).all()
+    assert (sizes <= 4 * size).all() and (sizes[:-1] >= max(1, size // 4)).all()
+    if i < len(keys):
+        removed = rowblocks.cut_points(np.array(keys[:i] + keys[i + 1 :], dtype=np.uint64), size).tolist()
+        assert [s for s in starts if s <= i and s < len(keys) - 1] == [s for s in removed if s <= i and s < len(keys) - 1]

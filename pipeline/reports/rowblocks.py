@@ -8,7 +8,7 @@ A table of at least MIN_ROWS rows is written in blocks of about BLOCK_ROWS rows.
 by its rows' content (content-defined chunking: after a row whose key falls on a multiple of BLOCK_ROWS), and
 its rows are written without row numbers or cell references (sheetxml.row_elements), so that rows coming or
 going above a block leave it the same bytes: new payments close a customer's oldest open items, which takes rows
-out of 账龄明细 and moved every row after them. Each block is deflated on its own (the compressor's history is
+out of 账龄明细 and moves every row after them up. Each block is deflated on its own (the compressor's history is
 reset before it and flushed after it, Z_FULL_FLUSH), so its deflated bytes are valid anywhere in a deflate
 stream. Its digest covers everything its XML is made of: the rows' values, the columns' letters, kinds, dtypes
 and style numbers, and the code that writes them (reuse.writer_code). run.json keeps, per workbook, each

@@ -4,7 +4,8 @@ xlsxwriter spends about 6 µs of Python per cell (`write_string` → `_write_sin
 writing 80% of a run at a million ledger rows. Here a whole chunk of rows becomes `<row>` XML in a handful of
 vectorised string kernels, written exactly as xlsxwriter's constant_memory mode writes them (inline strings,
 the same control-character and whitespace rules), into the sheet's row file, which deflates them as they come
-(DeflatedRows). Headers, formats, widths, formulas and everything else still go through xlsxwriter's public API.
+(DeflatedRows). Big tables' rows leave out their row numbers and cell references (row_elements, rowblocks.py);
+otherwise they are the same. Headers, formats, widths, formulas and everything else still go through xlsxwriter's public API.
 
 The row file (`row_data_fh`, made in `_initialize`), `previous_row`, `_check_dimensions`, `_write_single_row`
 and `_write_optimized_sheet_data` are xlsxwriter internals: pyproject pins xlsxwriter below the next major

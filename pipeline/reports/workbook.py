@@ -509,15 +509,16 @@ def _write_blocks(
     layout = [(col.src, f"{letters[c]} {col.kind}{sheetxml.style(fmts.cell[col.kind])}") for c, col in enumerate(cols)]
     table = rowblocks.Table(frame, layout)
     shelf = rowblocks.active()
+    apart = shelf is not None  # blocks deflated on their own only where a next run may copy them
+    shelf = shelf or rowblocks.Shelf(None, {})
     rows: sheetxml.DeflatedRows = ws.row_data_fh
-    if shelf is not None:
-        shelf.sheets.append(rows)
+    shelf.sheets.append(rows)
     cut = np.zeros(len(cols), dtype=np.int64)
     for lo, hi in table.chunks(CHUNK_ROWS):
         start, stop = int(table.starts[lo]), int(table.starts[hi])
         sheetxml.start_rows(ws, first + start)
-        digests = table.digests(lo, hi) if shelf is not None else [""] * (hi - lo)
-        known, copies = shelf.take(digests) if shelf is not None else ([None] * (hi - lo), [b""] * (hi - lo))
+        digests = table.digests(lo, hi) if apart else [""] * (hi - lo)
+        known, copies = shelf.take(digests)
         wanted = [k is None for k in known]
         built = _build_blocks(fmts, frame.iloc[start:stop], cols, letters, table.starts[lo : hi + 1] - start, wanted)
         for digest, block, deflated in zip(digests, known, copies, strict=True):
@@ -527,7 +528,7 @@ def _write_blocks(
                 continue
             xml, block_cut = next(built)
             cut += block_cut or 0
-            if shelf is not None:
+            if apart:
                 rows.add_block(digest, xml, block_cut)
             else:
                 rows.take(xml)
