@@ -109,6 +109,13 @@ class Inbox:
 
 
 @dataclass(frozen=True)
+class Outputs:
+    # Big tables' rows without row numbers (rowblocks.py) let a second run copy rows that moved; True writes the
+    # numbers, for a program that cannot place rows without them.
+    numbered_rows: bool = False
+
+
+@dataclass(frozen=True)
 class Limits:
     max_problems_per_file: int = 1000
     parse_timeout_seconds: float = 300
@@ -141,6 +148,7 @@ class Settings:
     commission: Commission = field(default_factory=Commission)
     calendar: Calendar = field(default_factory=Calendar)
     inbox: Inbox = field(default_factory=Inbox)
+    outputs: Outputs = field(default_factory=Outputs)
     limits: Limits = field(default_factory=Limits)
     # kind → column code name → extra header aliases
     aliases: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)

@@ -495,7 +495,7 @@ def _report(
         outputs, prints, blocks = [], {}, {}
         with times.stage("write"):
             tasks = report_tasks(ctx, staging, workers)
-            written_by = run_tasks(tasks, staging, previous, workers)
+            written_by = run_tasks(tasks, staging, previous, workers, settings.outputs.numbered_rows)
             for done, (task, written) in enumerate(zip(tasks, written_by, strict=True), start=1):
                 if times.progress:
                     times.progress(STAGE_LABELS["write"], done, len(tasks))

@@ -78,12 +78,13 @@ class Written:
     stamps: dict[str, str]
 
 
-def write(folder: Path, data: pd.DataFrame, previous: Written | None = None) -> Written:
-    """The workbook written as a run writes it, taking blocks from `previous` (the last run) if given."""
+def write(folder: Path, data: pd.DataFrame, previous: Written | None = None, numbered: bool = False) -> Written:
+    """The workbook written as a run writes it, taking blocks from `previous` (the last run) if given; with
+    settings.outputs.numbered_rows = `numbered`."""
     # Another fingerprint, the same stamps: the whole file must not simply be taken again.
     old = {k: "changed " + " ".join(v.split(" ")[1:]) for k, v in (previous.stamps if previous else {}).items()}
     blocks = previous.reuse.new_blocks if previous else {}
-    with reusing(previous.reuse.staging if previous else None, folder, old, blocks) as reuse:
+    with reusing(previous.reuse.staging if previous else None, folder, old, blocks, numbered) as reuse:
         write_workbook(folder / "t.xlsx", None, [SheetData("明细", data, COLUMNS, total_row=True)])
     return Written(reuse, stamped(folder, reuse.new))
 
@@ -229,18 +230,20 @@ def test_records_from_another_version_are_ignored() -> None:
         assert Block.from_json(junk) is None
 
 
+CONTRACTS = [["合同编号", "签订日期", "客户名称", "业务员", "合同金额"]]
+CONTRACTS += [[f"HT-{i}", "2025-09-01", f"客户{i % 3}", "张伟", 1000 + i] for i in range(30)]
+DELIVERIES = [["发货日期", "客户名称", "发货金额", "合同编号"]]
+DELIVERIES += [["2025-09-05", f"客户{i % 3}", 500 + i, f"HT-{i}"] for i in range(30)]
+
+
 def test_a_second_run_reuses_blocks_and_writes_what_a_fresh_run_writes(tmp_path: Path) -> None:
     """Through the whole run (forked writers, run.json): after one new file, every sheet but 说明 of the
     reconciliation workbook is byte for byte what a fresh workspace with the same files writes."""
-    contracts = [["合同编号", "签订日期", "客户名称", "业务员", "合同金额"]]
-    contracts += [[f"HT-{i}", "2025-09-01", f"客户{i % 3}", "张伟", 1000 + i] for i in range(30)]
-    deliveries = [["发货日期", "客户名称", "发货金额", "合同编号"]]
-    deliveries += [["2025-09-05", f"客户{i % 3}", 500 + i, f"HT-{i}"] for i in range(30)]
     payments = [["回款日期", "客户名称", "回款金额"], ["2025-10-08", "客户1", 700]]
     again, fresh = new_workspace(tmp_path / "again"), new_workspace(tmp_path / "fresh")
     for ws in (again, fresh):
-        write_xlsx(ws / "inbox" / "合同台账.xlsx", contracts)
-        write_xlsx(ws / "inbox" / "发货台账.xlsx", deliveries)
+        write_xlsx(ws / "inbox" / "合同台账.xlsx", CONTRACTS)
+        write_xlsx(ws / "inbox" / "发货台账.xlsx", DELIVERIES)
     first = run(again, "2025-10")
     blocks = json.loads((first.outdir / "run.json").read_text(encoding="utf-8"))["row_blocks"]
     assert any(name.startswith("合同对账") and len(records) > 4 for name, records in blocks.items())
@@ -251,6 +254,18 @@ def test_a_second_run_reuses_blocks_and_writes_what_a_fresh_run_writes(tmp_path:
     with zipfile.ZipFile(second.outdir / book) as a, zipfile.ZipFile(third.outdir / book) as b:
         sheets = [n for n in a.namelist() if n.startswith("xl/worksheets/sheet") and n != SHEET]  # sheet1: 说明
         assert len(sheets) >= 3 and all(a.read(n) == b.read(n) for n in sheets)
+
+
+@pytest.mark.parametrize("numbered", [True, False])
+def test_the_numbered_rows_setting_reaches_the_writers(tmp_path: Path, numbered: bool) -> None:
+    ws = new_workspace(tmp_path, numbered_rows=str(numbered).lower())
+    write_xlsx(ws / "inbox" / "合同台账.xlsx", CONTRACTS)
+    write_xlsx(ws / "inbox" / "发货台账.xlsx", DELIVERIES)
+    outcome = run(ws, "2025-10")
+    book = next(p for p in outcome.outputs if p.name.startswith("合同对账"))
+    with zipfile.ZipFile(book) as z:
+        sheets = [z.read(n) for n in z.namelist() if n.startswith("xl/worksheets/sheet")]
+    assert any(b"<row>" in xml for xml in sheets) is not numbered
 
 
 def cells_read(path: Path) -> tuple[list[list[object]], list[list[object]], list[list[object]]]:
@@ -288,3 +303,22 @@ def test_cuts_keep_blocks_within_bounds_and_do_not_move_above_a_removed_row(keys
     if i < len(keys):
         removed = rowblocks.cut_points(np.array(keys[:i] + keys[i + 1 :], dtype=np.uint64), size).tolist()
         assert [s for s in starts if s <= i and s < len(keys) - 1] == [s for s in removed if s <= i and s < len(keys) - 1]
+
+
+def test_numbered_rows_are_written_and_copied_only_where_they_stay(tmp_path: Path) -> None:
+    """settings.outputs.numbered_rows: every row keeps its number, for programs that need them; a block is then
+    copied only where its rows did not move, and the setting is part of every fingerprint."""
+    rows = distinct(60)
+    unnumbered = write(tmp_path / "u", frame(rows))
+    first = write(tmp_path / "a", frame(rows), numbered=True)
+    assert first.reuse.new["t.xlsx"] != unnumbered.reuse.new["t.xlsx"]  # a switched setting takes no file again
+    xml = sheet_xml(tmp_path / "a" / "t.xlsx")
+    assert b"<row>" not in xml and b'<row r="2"><c r="A2"' in xml
+    values = cells_read(tmp_path / "a" / "t.xlsx")
+    assert values == cells_read(tmp_path / "u" / "t.xlsx")
+    again = write(tmp_path / "b", frame(rows), previous=first, numbered=True)
+    assert again.reuse.reused_blocks == len(recorded(again)) and cells_read(tmp_path / "b" / "t.xlsx") == values
+    moved = write(tmp_path / "c", frame(rows[1:]), previous=first, numbered=True)
+    assert moved.reuse.reused_blocks == 0
+    grid = values[2]  # calamine's: header, rows, 合计
+    assert cells_read(tmp_path / "c" / "t.xlsx")[2][:-1] == grid[:1] + grid[2:-1]

@@ -44,17 +44,19 @@ class _Plan:
     tasks: list[Task]
     staging: Path
     previous: Previous
+    numbered_rows: bool
 
 
 _PLAN: _Plan | None = None  # set in the parent just before forking; the workers read their copy
 
 
 def run_tasks(
-    tasks: list[Task], staging: Path, previous: Previous, workers: int
+    tasks: list[Task], staging: Path, previous: Previous, workers: int, numbered_rows: bool = False
 ) -> Iterator[Written]:
-    """What each task wrote, in task order; tasks run in `workers` forked processes when that is possible."""
+    """What each task wrote, in task order; tasks run in `workers` forked processes when that is possible.
+    `numbered_rows`: settings.outputs.numbered_rows (reuse.numbered_rows)."""
     global _PLAN
-    plan = _Plan(tasks, staging, previous)
+    plan = _Plan(tasks, staging, previous, numbered_rows)
     if workers <= 1 or len(tasks) <= 1 or "fork" not in mp.get_all_start_methods():
         yield from (_run(plan, i) for i in range(len(tasks)))
         return
@@ -83,7 +85,7 @@ def _run_inherited(index: int) -> Written:
 def _run(plan: _Plan, index: int) -> Written:
     start = time.perf_counter()
     last = plan.previous
-    with reusing(last.folder, plan.staging, last.fingerprints, last.blocks) as reuse:
+    with reusing(last.folder, plan.staging, last.fingerprints, last.blocks, plan.numbered_rows) as reuse:
         paths = plan.tasks[index]()
     return Written(paths, reuse.new, round(time.perf_counter() - start, 3), reuse.new_blocks)
 

@@ -42,6 +42,7 @@ class Reuse:
     new_blocks: dict[str, list[str]] = field(default_factory=dict)
     copied: int = 0  # whole files taken again
     reused_blocks: int = 0  # row blocks copied from the previous files
+    numbered_rows: bool = False  # settings.outputs.numbered_rows: big tables' rows with their numbers
 
     def rel(self, path: Path) -> str | None:
         """The output's name in the output folder; None for a file written elsewhere (a scratch file)."""
@@ -53,9 +54,13 @@ _ACTIVE: ContextVar[Reuse | None] = ContextVar("taizhang_output_reuse", default=
 
 @contextmanager
 def reusing(
-    previous: Path | None, staging: Path, old: dict[str, str], old_blocks: dict[str, list[str]] | None = None
+    previous: Path | None,
+    staging: Path,
+    old: dict[str, str],
+    old_blocks: dict[str, list[str]] | None = None,
+    numbered_rows: bool = False,
 ) -> Iterator[Reuse]:
-    reuse = Reuse(previous, staging, old, old_blocks or {})
+    reuse = Reuse(previous, staging, old, old_blocks or {}, numbered_rows=numbered_rows)
     token = _ACTIVE.set(reuse)
     try:
         yield reuse
@@ -66,6 +71,12 @@ def reusing(
 def active() -> bool:
     """Whether a run is writing its outputs with reuse (fingerprints are then worth computing)."""
     return _ACTIVE.get() is not None
+
+
+def numbered_rows() -> bool:
+    """Whether big tables' rows are written with their numbers (only a run sets it: settings.outputs)."""
+    reuse = _ACTIVE.get()
+    return reuse is not None and reuse.numbered_rows
 
 
 def writer_code(folder: Path = Path(__file__).parent) -> bytes:
@@ -87,7 +98,7 @@ _WRITER_CODE = writer_code()  # once per process: the writers of a run share it
 
 def fingerprint(*parts: object) -> str:
     # SHA-256: 1.7 GB/s on CPUs with SHA instructions, where blake2b hashes 0.6 GB/s.
-    h = hashlib.sha256(_WRITER_CODE)
+    h = hashlib.sha256(_WRITER_CODE + (b" numbered rows" if numbered_rows() else b""))  # another way of writing
     for part in parts:
         _feed(h, part)
     return h.hexdigest()[:32]

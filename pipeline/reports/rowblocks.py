@@ -162,12 +162,15 @@ class Table:
         self._layout = hashlib.sha256(reuse.fingerprint("row blocks", BLOCK_ROWS, pd.__version__, shapes).encode())
         self.starts = cut_points(row_keys(self._fixed, len(frame)), BLOCK_ROWS)  # and len(frame) last
 
-    def digests(self, first: int, stop: int) -> list[str]:
-        """The digests of blocks first..stop-1."""
+    def digests(self, first: int, stop: int, top: int | None = None) -> list[str]:
+        """The digests of blocks first..stop-1; with the sheet row of the table's first row `top` when the rows
+        are written with their numbers (reuse.numbered_rows), which then are part of the block."""
         out = []
         for start, end in zip(self.starts[first:stop].tolist(), self.starts[first + 1 : stop + 1].tolist(), strict=True):
             h = self._layout.copy()
             h.update((end - start).to_bytes(8, "little"))
+            if top is not None:
+                h.update(b"at %d" % (top + start))
             for values in self._fixed:
                 h.update(values[start:end].data)
             for offsets, data in self._texts:

@@ -508,6 +508,7 @@ def _write_blocks(
     into one deflate stream. Returns how many texts were cut, per column."""
     layout = [(col.src, f"{letters[c]} {col.kind}{sheetxml.style(fmts.cell[col.kind])}") for c, col in enumerate(cols)]
     table = rowblocks.Table(frame, layout)
+    top = first if reuse.numbered_rows() else None  # rows written with their numbers from sheet row `first`
     shelf = rowblocks.active()
     apart = shelf is not None  # blocks deflated on their own only where a next run may copy them
     shelf = shelf or rowblocks.Shelf(None, {})
@@ -517,10 +518,11 @@ def _write_blocks(
     for lo, hi in table.chunks(CHUNK_ROWS):
         start, stop = int(table.starts[lo]), int(table.starts[hi])
         sheetxml.start_rows(ws, first + start)
-        digests = table.digests(lo, hi) if apart else [""] * (hi - lo)
+        digests = table.digests(lo, hi, top) if apart else [""] * (hi - lo)
         known, copies = shelf.take(digests)
         wanted = [k is None for k in known]
-        built = _build_blocks(fmts, frame.iloc[start:stop], cols, letters, table.starts[lo : hi + 1] - start, wanted)
+        at = None if top is None else top + start
+        built = _build_blocks(fmts, frame.iloc[start:stop], cols, letters, table.starts[lo : hi + 1] - start, wanted, at)
         for digest, block, deflated in zip(digests, known, copies, strict=True):
             if block is not None:
                 rows.copy_block(deflated, block)
@@ -543,9 +545,11 @@ def _build_blocks(
     letters: list[str],
     starts: np.ndarray,
     wanted: list[bool],
+    at: int | None,
 ) -> Iterator[tuple[memoryview, tuple[int, ...]]]:
     """Each wanted block of `chunk` (block i: rows starts[i]:starts[i + 1]) in order: its XML and the texts cut
-    per column (() when none). The rows of all wanted blocks are converted together."""
+    per column (() when none). Rows without numbers, or numbered from sheet row `at` (the chunk's first row).
+    The rows of all wanted blocks are converted together."""
     blocks = np.flatnonzero(wanted)
     sizes = np.diff(starts)[blocks]
     if not sizes.sum():
@@ -553,8 +557,9 @@ def _build_blocks(
     owner = np.repeat(blocks, sizes)  # the block of each row built
     ends = np.cumsum(sizes)
     positions = np.arange(len(owner)) + np.repeat(starts[blocks] - (ends - sizes), sizes)
-    cells, cut_at = _chunk_cells(fmts, chunk.iloc[positions], cols, letters, None)
-    data, offsets = sheetxml.joined(sheetxml.row_elements(None, cells))
+    numbers = None if at is None else sheetxml.row_numbers_of(at + positions)
+    cells, cut_at = _chunk_cells(fmts, chunk.iloc[positions], cols, letters, numbers)
+    data, offsets = sheetxml.joined(sheetxml.row_elements(numbers, cells))
     cut = np.array([np.bincount(owner[c], minlength=len(wanted)) for c in cut_at]).reshape(len(cols), -1)
     for b, lo, hi in zip(blocks.tolist(), (ends - sizes).tolist(), ends.tolist(), strict=True):
         block_cut = tuple(cut[:, b].tolist())
