@@ -147,7 +147,9 @@ class Table:
 
     `columns`: the frame column each output column reads and the layout it is written with (letter, kind,
     style). Each block's values go into one SHA-256 (1.7 GB/s here with the CPU's SHA instructions, against
-    0.6 GB/s for blake2b) as they lie in memory: fixed-width values by row, texts as their bytes."""
+    0.6 GB/s for blake2b) as they lie in memory: fixed-width values a column slice at a time, texts as their
+    bytes. (Runs, for the many short runs of the statements, stacks the values row by row first: for blocks that
+    copy cost more than the hashing, 0.08 against 0.01 s for 220,000 rows of 19 columns.)"""
 
     def __init__(self, frame: pd.DataFrame, columns: Sequence[tuple[str, str]]) -> None:
         self._fixed: list[np.ndarray] = []
